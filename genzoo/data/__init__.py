@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError
-from . import digits, mnist, toy2d  # noqa: F401  (imported to register their sources)
+from . import digits, mnist, toy2d, vision  # noqa: F401  (imported to register their sources)
 from .base import DataConfig, Dataset, dataset_names, register_dataset
 from .download import cache_dir, fetcher
 
