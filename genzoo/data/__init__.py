@@ -30,7 +30,7 @@ _GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as PIL's convert("L")
 def _load_raw(config: DataConfig, split: str) -> Dataset:
     if split not in SPLITS:
         raise DataError(f"split must be 'train' or 'test', not {split!r}")
-    loader = dataset_names_loader(config.name)
+    loader = get_loader(config.name)
     if loader is not None:
         return loader(config, split)
     if Path(config.name).expanduser().exists():
@@ -40,7 +40,7 @@ def _load_raw(config: DataConfig, split: str) -> Dataset:
     raise DataError(f"unknown dataset {config.name!r}: not a path, and not one of {', '.join(dataset_names())}")
 
 
-def dataset_names_loader(name: str):
+def get_loader(name: str):
     """The loader registered under ``name``, or None."""
     from .base import _SOURCES  # the registry's table; read-only here
 
@@ -115,7 +115,7 @@ def fetch(name: str, path: str | None = None) -> list[str]:
     fn = fetcher(name)
     if fn is not None:
         return fn(path)
-    if dataset_names_loader(name) is None:
+    if get_loader(name) is None:
         load_dataset(DataConfig(name=name, path=path), "train")  # raises the usual errors
         return [str(Path(name).expanduser())]
     return []
