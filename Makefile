@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each sets itself up.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+TORCH  := 2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-all bench clean
+
+# torch goes in first and pinned: an unpinned torch pulls several GB of CUDA wheels.
+# A venv that already has torch >= 2.6 keeps it.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -c "import torch, sys; v = tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2]); sys.exit(v < (2, 6))" 2>/dev/null \
+		|| $(PIP) install -q torch==$(TORCH)
+	$(PIP) install -q -e ".[test]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+## Train the default model (the classic MLP GAN) on MNIST, write runs/gan-mnist-NNN/ and its sample grid.
+demo: install
+	$(VENV)/bin/genzoo train gan --data mnist --steps 10000 --minutes 5
+
+## The test suite (slow tests excluded; `make test-all` runs them too).
+test: install
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-all: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(PY) benchmarks/trainer_overhead.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,101 @@
+"""The one shape every data source returns, and the registry of sources.
+
+Images are float32 tensors ``(N, C, H, W)`` with values in ``[0, 1]``; toy 2-D data are
+float32 ``(N, 2)`` points. Labels, when a source has them, are int64 ``(N,)``.
+Models never need to know where the data came from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data to train or evaluate on, and how to prepare it.
+
+    ``name`` is a registered source (``mnist``, ``digits``, ``8gaussians``...) or a path to an
+    image folder or ``.npz`` file.
+    """
+
+    name: str = "mnist"
+    path: str | None = None  # a directory the user names that holds the raw files
+    resize: int | None = None  # images resized to resize x resize
+    channels: int | None = None  # convert images to 1 (grey) or 3 (RGB) channels
+    binarize: str = "none"  # none | dynamic (resampled every batch) | static (once, seeded)
+    limit: int | None = None  # keep only the first `limit` examples
+    toy_size: int = 100_000  # points generated for toy 2-D data
+
+    def __post_init__(self) -> None:
+        if self.binarize not in ("none", "dynamic", "static"):
+            raise ConfigError(f"data.binarize must be none, dynamic or static, not {self.binarize!r}")
+
+
+@dataclass
+class Dataset:
+    """An in-memory dataset: ``x`` (images in [0, 1] or 2-D points), optional labels ``y``."""
+
+    x: torch.Tensor  # (N, C, H, W) float32 in [0, 1], or (N, 2) float32
+    y: torch.Tensor | None  # (N,) int64, or None
+    name: str
+    split: str
+    source: str = ""  # where it was read from (a file path, "generated", "scikit-learn")
+    checksum: str = ""  # sha256 or md5 of what was read, when there is a file
+    num_classes: int = 0  # 0 when unlabelled
+    modes: torch.Tensor | None = None  # (K, 2) mode centres for toy data
+    mode_std: float = 0.0  # the standard deviation around each mode (toy data)
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one example, e.g. (1, 28, 28) or (2,)."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.dim() == 4
+
+    def describe(self) -> dict:
+        """A JSON-friendly summary: sizes, range, source and checksum."""
+        x = self.x
+        return {
+            "name": self.name,
+            "split": self.split,
+            "n": len(self),
+            "shape": list(self.shape),
+            "dtype": str(x.dtype).replace("torch.", ""),
+            "range": [float(x.min()), float(x.max())] if len(self) else None,
+            "num_classes": self.num_classes,
+            "source": self.source,
+            "checksum": self.checksum,
+        }
+
+
+Loader = Callable[[DataConfig, str], Dataset]
+_SOURCES: dict[str, Loader] = {}
+_DESCRIPTIONS: dict[str, str] = {}
+
+
+def register_dataset(name: str, description: str = "") -> Callable[[Loader], Loader]:
+    """Register ``fn(config, split) -> Dataset`` under ``name``."""
+
+    def wrap(fn: Loader) -> Loader:
+        if name in _SOURCES:
+            raise ValueError(f"dataset {name!r} registered twice")
+        _SOURCES[name] = fn
+        _DESCRIPTIONS[name] = description or (fn.__doc__ or "").strip().splitlines()[0]
+        return fn
+
+    return wrap
+
+
+def dataset_names() -> dict[str, str]:
+    """Registered dataset names with a one-line description."""
+    return dict(sorted(_DESCRIPTIONS.items()))
