@@ -1,0 +1,215 @@
+"""The ``genzoo`` command: parse arguments, build a config, call one library function.
+
+Nothing runs at import. Every user error ends as one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from .errors import GenzooError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (and a pointer to --help), not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _sub(subparsers, name: str, help: str, example: str) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        name, help=help, description=help, epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="genzoo",
+        description="Classic deep generative models: train, sample, evaluate.",
+        epilog="example:\n  genzoo train gan --data mnist --steps 5000\n  genzoo sample runs/gan-mnist-001 --n 64 --out grid.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    _sub(sub, "list", "list the models and datasets", "genzoo list")
+
+    t = _sub(sub, "train", "train a model; prints the run folder",
+             "genzoo train vae --data mnist --steps 10000 --set model.z_dim=2")
+    t.add_argument("model", nargs="?", help="a registered model (see genzoo list); omit with --resume")
+    t.add_argument("--data", default=None, help="dataset name or path to an image folder / .npz (default mnist)")
+    t.add_argument("--data-path", default=None, help="a directory that holds the dataset's raw files")
+    t.add_argument("--steps", type=int, default=None, help="iterations to train (total, also when resuming)")
+    t.add_argument("--minutes", type=float, default=None, help="wall-clock budget in minutes")
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--config", default=None, help="a YAML/JSON run config to start from")
+    t.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override a config field, e.g. model.z_dim=64, train.ema=0.999, data.binarize=dynamic")
+    t.add_argument("--out", default="runs", help="parent folder of the new run folder (default runs/)")
+    t.add_argument("--resume", default=None, metavar="RUN", help="continue the run in folder RUN from its latest checkpoint")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    s = _sub(sub, "sample", "draw samples from a trained model into a PNG grid",
+             "genzoo sample runs/gan-mnist-001 --n 64 --out grid.png --seed 1")
+    s.add_argument("run", help="a run folder or a saved model folder")
+    s.add_argument("--n", type=int, default=64)
+    s.add_argument("--out", default=None, help="PNG path (default RUN/sample.png)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--label", type=int, default=None, help="class to sample (class-conditional models)")
+    s.add_argument("--npz", default=None, help="also save the raw samples as .npz (array x)")
+
+    i = _sub(sub, "interpolate", "decode a row of images between pairs of latent points",
+             "genzoo interpolate runs/vae-mnist-001 --rows 8 --steps 10 --method slerp")
+    i.add_argument("run")
+    i.add_argument("--rows", type=int, default=8)
+    i.add_argument("--steps", type=int, default=10)
+    i.add_argument("--method", choices=["linear", "slerp"], default="slerp")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--out", default=None, help="PNG path (default RUN/interpolation.png)")
+
+    d = _sub(sub, "data", "fetch a dataset or describe it", "genzoo data fetch mnist")
+    dsub = d.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
+    f = _sub(dsub, "fetch", "make a dataset present in the cache (verified by checksum)", "genzoo data fetch mnist")
+    f.add_argument("name")
+    f.add_argument("--path", default=None, help="a directory holding the raw files")
+    n = _sub(dsub, "info", "sizes, value range, source and checksum of a dataset", "genzoo data info digits")
+    n.add_argument("name")
+    n.add_argument("--path", default=None)
+    return p
+
+
+def _train_config(args: argparse.Namespace):
+    from .config import RunConfig, TrainConfig, replace_field
+    from .data.base import DataConfig
+    from .registry import get_model_class
+
+    if args.resume:
+        if args.model or args.config or args.data:
+            raise GenzooError("--resume continues a run with its own config; give only --steps/--minutes/--set")
+        cfg = RunConfig.load(Path(args.resume) / "config.yaml")
+    elif args.config:
+        cfg = RunConfig.load(args.config)
+        if args.model and args.model != cfg.model:
+            raise GenzooError(f"--config {args.config} is for model {cfg.model!r}, not {args.model!r}")
+    elif args.model:
+        cls = get_model_class(args.model)
+        cfg = RunConfig(args.model, cls.Config(), DataConfig(), TrainConfig())
+    else:
+        raise GenzooError("name a model to train (see genzoo list), or --resume RUN")
+    data, train = cfg.data, cfg.train
+    if args.data:
+        data = dataclasses.replace(data, name=args.data)
+    if args.data_path:
+        data = dataclasses.replace(data, path=args.data_path)
+    for flag, field in (("steps", "steps"), ("minutes", "minutes"), ("batch_size", "batch_size"), ("seed", "seed")):
+        value = getattr(args, flag)
+        if value is not None:
+            train = replace_field(train, field, value, "train")
+    return dataclasses.replace(cfg, data=data, train=train).override(args.set)
+
+
+def cmd_train(args) -> None:
+    from .train import train
+
+    cfg = _train_config(args)
+    run = train(cfg, out=args.out, resume=args.resume, progress=not args.no_progress)
+    print(run)
+
+
+def cmd_list(args) -> None:
+    from .data import dataset_names
+    from .registry import get_model_class, model_names
+
+    print("models:")
+    for name in model_names():
+        doc = (get_model_class(name).__doc__ or "").strip().splitlines()[0]
+        print(f"  {name:16s} {doc}")
+    print("datasets (or a path to an image folder / .npz):")
+    for name, desc in dataset_names().items():
+        print(f"  {name:16s} {desc}")
+
+
+def cmd_sample(args) -> None:
+    import torch
+
+    from .models import load
+    from .viz.grid import save_samples
+
+    model = load(args.run)
+    if args.n < 1:
+        raise GenzooError(f"--n must be positive, not {args.n}")
+    labels = None
+    if args.label is not None:
+        if not model.num_classes:
+            raise GenzooError(f"{args.run}: this model has no labels; drop --label")
+        if not 0 <= args.label < model.num_classes:
+            raise GenzooError(f"--label must be in 0..{model.num_classes - 1}, not {args.label}")
+        labels = torch.full((args.n,), args.label, dtype=torch.long)
+    x = model.sample(args.n, torch.Generator().manual_seed(args.seed), labels=labels)
+    out = Path(args.out) if args.out else _run_root(args.run) / "sample.png"
+    save_samples(x, out)
+    if args.npz:
+        import numpy as np
+
+        np.savez_compressed(args.npz, x=x.cpu().numpy())
+    print(out)
+
+
+def cmd_interpolate(args) -> None:
+    import torch
+
+    from .models import load
+    from .viz.grid import save_grid
+    from .viz.latent import interpolate
+
+    model = load(args.run)
+    x = interpolate(model, args.rows, args.steps, args.method, torch.Generator().manual_seed(args.seed))
+    out = Path(args.out) if args.out else _run_root(args.run) / "interpolation.png"
+    save_grid(x, out, nrow=args.steps)
+    print(out)
+
+
+def cmd_data(args) -> None:
+    from . import data
+
+    if args.data_command == "fetch":
+        for f in data.fetch(args.name, args.path):
+            print(f)
+    elif args.data_command == "info":
+        print(json.dumps(data.info(args.name, args.path), indent=2))
+    else:
+        raise GenzooError("genzoo data needs an action: fetch or info")
+
+
+def _run_root(path: str) -> Path:
+    p = Path(path)
+    return p.parent if p.name == "model" else p
+
+
+COMMANDS = {
+    "train": cmd_train, "list": cmd_list, "sample": cmd_sample,
+    "interpolate": cmd_interpolate, "data": cmd_data,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``genzoo`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        COMMANDS[args.command](args)
+    except GenzooError as e:
+        print(f"genzoo {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
