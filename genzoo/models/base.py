@@ -108,11 +108,19 @@ class GenerativeModel(nn.Module):
     def on_step_end(self, group: str) -> None:
         """Called after each optimizer step of ``group`` (e.g. WGAN's weight clipping)."""
 
+    def health(self, scalars: dict[str, float]) -> str | None:
+        """Given the logged means of the last window, a warning if training looks broken (else None).
+
+        E.g. a GAN whose discriminator accuracy is pinned at 1. The trainer prints and logs it.
+        """
+        return None
+
     # -- helpers --------------------------------------------------------------------
     # Training noise goes through randn() so that data-parallel ranks can draw slices of one
     # global noise tensor (the trainer sets noise_slice); the result then does not depend on
     # how many processes share the batch.
     noise_slice: tuple[int, int] = (0, 1)  # (rank, world_size)
+    global_step: int = 0  # set by the trainer before each iteration (e.g. for annealed instance noise)
 
     def randn(self, *shape: int) -> torch.Tensor:
         """Standard normal training noise of ``shape`` on the model's device (rank-sliced under DDP)."""

@@ -214,7 +214,10 @@ class Trainer:
         means = self._flush_scalars()
         if means and self.info.is_main:
             elapsed = self.elapsed_before + self._elapsed_now()
-            self.logger.log(self.step, means, time=round(elapsed, 3))
+            warning = self.model.health(means)
+            self.logger.log(self.step, means, time=round(elapsed, 3), **({"warning": warning} if warning else {}))
+            if warning:
+                tqdm.write(f"step {self.step}: warning: {warning}", file=sys.stderr)
             if bar is not None:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in list(means.items())[:4]}, refresh=False)
 
@@ -270,6 +273,7 @@ class Trainer:
             while self.step < tc.steps:
                 if self._stop_reason or (deadline is not None and time.monotonic() >= deadline):
                     break
+                self.model.global_step = self.step
                 scalars = self.train_step()
                 self.step += 1
                 self._window.append((self.step, scalars))
