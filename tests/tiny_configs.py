@@ -6,4 +6,11 @@ A new model adds one line here; tests/test_contract.py fails for a registered mo
 TINY: dict[str, tuple[dict, str]] = {
     "gan": ({"z_dim": 8, "g_hidden": [16], "d_hidden": [16]}, "digits"),
     "vae": ({"z_dim": 4, "hidden": [16]}, "digits"),
+    "conv-vae": ({"z_dim": 2, "channels": [4, 8], "dense": 8}, "digits"),
+    "cvae": ({"z_dim": 4, "hidden": [16]}, "digits"),
+    "aae": ({"z_dim": 2, "hidden": [16], "d_hidden": [16]}, "digits"),
+    "pixelcnn": ({"channels": 8, "blocks": 1, "out_hidden": 8}, "digits"),
+    "gated-pixelcnn": ({"channels": 8, "layers": 2, "out_hidden": 8, "conditional": True}, "digits"),
+    "pixelrnn": ({"channels": 8, "layers": 1, "out_hidden": 8}, "digits"),
+    "gmm": ({"components": 3, "covariance": "full"}, "8gaussians"),
 }
