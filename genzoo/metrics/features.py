@@ -25,7 +25,7 @@ from ..errors import GenzooError
 
 LENET_WEIGHTS = Path(__file__).parent / "weights" / "lenet_mnist.safetensors"
 # sha256 of the committed weights; scripts/train_lenet.py prints it after training.
-LENET_SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+LENET_SHA256 = "ba35ab28d9924dcd0dd2fa11328418420190418f95033012c09f2aa27a0e098e"
 
 # MNIST pixel mean / std, used to standardise the input inside the network.
 _MNIST_MEAN, _MNIST_STD = 0.1307, 0.3081
