@@ -36,6 +36,9 @@ class TrainConfig:
     grid_size: int = 64  # images in each progress grid
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 | fp16
+    micro_batches: int = 1  # split each rank's batch, accumulating gradients (batch norm sees each part alone)
+    compile: bool = False  # torch.compile the model; checked against eager gradients on the first step
+    channels_last: bool = False  # NHWC memory layout for convolutional models
     eval_every: int = 0  # evaluate every N steps (0: never); see genzoo.metrics
     eval_metrics: str = ""  # comma-separated metric names for periodic evaluation
     eval_n: int = 2000
@@ -52,7 +55,7 @@ class TrainConfig:
             raise ConfigError(f"train.ema is a decay in [0, 1), not {self.ema}")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise ConfigError(f"train.precision must be fp32, bf16 or fp16, not {self.precision!r}")
-        for name in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size"):
+        for name in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size", "micro_batches"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")
 

@@ -117,7 +117,11 @@ def test_sigterm_saves_and_resume_continues(tmp_path):
          "--out", str(tmp_path), "--set", "train.tensorboard=false"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    time.sleep(4)
+    deadline = time.monotonic() + 60  # under load, start-up alone can take seconds
+    while not list(tmp_path.glob("vae-digits-*/config.yaml")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode()

@@ -3,7 +3,9 @@
 Small datasets (MNIST, digits, toy data) fit in memory, so a seeded permutation per epoch
 replaces a DataLoader: no worker processes, no copies, and the position in the data order
 is two integers that a checkpoint can store. Under torchrun every rank draws the same
-global permutation and keeps its own slice of each global batch.
+global permutation and keeps its own slice of each global batch; random data augmentation
+(dynamic binarisation) is drawn for the whole global batch and sliced the same way, so N
+ranks see exactly the batches one process would.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ class InMemoryBatches:
         rank: int = 0,
         world_size: int = 1,
         dynamic_binarize: bool = False,
+        channels_last: bool = False,
     ) -> None:
         if global_batch % world_size:
             raise ValueError(f"batch size {global_batch} is not divisible by the {world_size} processes")
@@ -35,9 +38,11 @@ class InMemoryBatches:
         self.global_batch, self.seed, self.device = global_batch, seed, device
         self.rank, self.world_size = rank, world_size
         self.dynamic_binarize = dynamic_binarize
+        self.channels_last = channels_last and self.x.dim() == 4
         self.epoch, self.position = 0, 0
-        self.noise = torch.Generator(device=device)  # for dynamic binarisation
-        self.noise.manual_seed(seed + 7919 * (rank + 1))
+        # The same seed on every rank: the binarisation noise is drawn for the global batch.
+        self.noise = torch.Generator(device=device)
+        self.noise.manual_seed(seed + 7919)
         self._order = self._permutation()
 
     def _permutation(self) -> torch.Tensor:
@@ -55,10 +60,16 @@ class InMemoryBatches:
         per_rank = self.global_batch // self.world_size
         start = self.position + self.rank * per_rank
         idx = self._order[start : start + per_rank]
-        self.position += self.global_batch
-        x = self.x.index_select(0, idx)
         if self.dynamic_binarize:
-            x = torch.bernoulli(x, generator=self.noise)
+            # Draw for the global batch, keep this rank's rows: identical to one process.
+            rows = self._order[self.position : self.position + self.global_batch]
+            probs = self.x.index_select(0, rows)
+            x = torch.bernoulli(probs, generator=self.noise)[self.rank * per_rank : (self.rank + 1) * per_rank]
+        else:
+            x = self.x.index_select(0, idx)
+        self.position += self.global_batch
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return Batch(x, self.y.index_select(0, idx) if self.y is not None else None)
 
     def state_dict(self) -> dict:

@@ -4,15 +4,24 @@ One iteration steps every group in the model's order, each ``group.steps`` times
 k discriminator steps per generator step). Scalars stay on the device until a log step, so
 the hot loop never waits for the host; a NaN found then names the step it happened at.
 Checkpoints hold the complete state, so an interrupted run resumes bit-for-bit.
+
+Under torchrun each optimizer group gets its own DistributedDataParallel wrapper over just
+its parameters, so a group's backward all-reduces only its own gradients and the other
+groups' frozen parameters never confuse DDP's bookkeeping. Every rank is seeded alike and
+draws the global batch's noise, keeping its slice, so N ranks train like one process whose
+batch is split into N micro-batches (``train.micro_batches``); that is exactly one process
+on the global batch for every model without batch norm.
 """
 from __future__ import annotations
 
 import contextlib
+import inspect
 import re
 import signal
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -23,7 +32,7 @@ from ..config import RunConfig
 from ..data import load_dataset
 from ..data.base import Dataset
 from ..errors import ConfigError, TrainingDiverged
-from ..models.base import GenerativeModel
+from ..models.base import Batch, GenerativeModel
 from ..registry import get_model_class
 from ..viz.grid import save_samples
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -69,19 +78,37 @@ class Trainer:
         if tc.precision == "fp16" and self.device.type != "cuda":
             raise ConfigError("train.precision=fp16 needs a GPU; use bf16 or fp32 on the CPU")
 
-        torch.manual_seed(tc.seed)  # identical initial weights on every rank
+        # The same seed on every rank: identical initial weights, and every rank draws the
+        # same global noise and keeps its own slice of it (GenerativeModel.randn).
+        torch.manual_seed(tc.seed)
         model_cls = get_model_class(config.model)
         self.model: GenerativeModel = model_cls(config.model_config, self.data.shape, self.data.num_classes).to(self.device)
+        self.model.prepare_data(self.data)  # before EMA copies the buffers
+        if tc.channels_last:
+            self.model.to(memory_format=torch.channels_last)  # only 4-D weights change layout
         self.model.noise_slice = (self.info.rank, self.info.world_size)
+        prepare_data = getattr(self.model, "prepare_data", None)  # an optional hook of the model contract
+        if prepare_data is not None:
+            prepare_data(self.data)
         self.groups = self.model.optimizer_groups()
         self.optimizers = [g.make_optimizer() for g in self.groups]
         self.group_params = [set(map(id, g.params)) for g in self.groups]
         self.all_group_params = [p for g in self.groups for p in g.params]
-        self.net = self._wrap_distributed(self.model)
+        if len(self.group_params) > 1 and len(set().union(*self.group_params)) != len(self.all_group_params):
+            raise ConfigError(f"{config.model}: optimizer groups share parameters; each parameter needs one owner")
+        # fp16 needs loss scaling; one scaler per optimizer, since each group overflows on its own.
+        self.scalers = [torch.amp.GradScaler(self.device.type) for _ in self.groups] if tc.precision == "fp16" else None
+        per_rank = tc.batch_size // self.info.world_size
+        if tc.batch_size % self.info.world_size == 0 and per_rank % tc.micro_batches:
+            raise ConfigError(
+                f"train.micro_batches={tc.micro_batches} does not divide the per-process batch of {per_rank}"
+            )
+        self.forwards: list[torch.nn.Module] | None = None  # per group: the (DDP-wrapped, compiled) model
+        self.compiled: torch.nn.Module | None = None
         self.ema = EMA(self.model, tc.ema) if tc.ema > 0 else None
         self.batches = InMemoryBatches(
             self.data, tc.batch_size, tc.seed, self.device, self.info.rank, self.info.world_size,
-            dynamic_binarize=config.data.binarize == "dynamic",
+            dynamic_binarize=config.data.binarize == "dynamic", channels_last=tc.channels_last,
         )
         fixed = torch.Generator().manual_seed(tc.seed + 1)
         self.fixed_z = self.model.latent(tc.grid_size, fixed)
@@ -95,15 +122,103 @@ class Trainer:
         self.last_checkpoint: Path | None = None
 
     # -- set-up helpers -------------------------------------------------------------
-    def _wrap_distributed(self, model: torch.nn.Module) -> torch.nn.Module:
+    def _grad_only(self, own: set[int] | None) -> None:
+        """Let only the parameters in ``own`` (all when None) take gradients."""
+        for p in self.all_group_params:
+            p.requires_grad_(own is None or id(p) in own)
+
+    def _prepare(self) -> None:
+        """Compile (and check) the model, then wrap it per group for DDP. Runs once, before step 1."""
+        tc = self.config.train
+        core: torch.nn.Module = self.model
+        self.compiled = compile_model(self.model) if tc.compile else None
+        if not (self.info.enabled or self.compiled is not None):
+            self.forwards = [core] * len(self.groups)
+            return
+        grads = self._first_batch_gradients([self.model] + ([self.compiled] if self.compiled is not None else []))
+        # Which groups leave some of their parameters out of their loss: only those need
+        # DDP's per-step search for unused parameters (a graph traversal every backward).
+        unused = [any(g is None for g in per_fn[0]) for per_fn in grads]
+        ok, worst, where = True, 0.0, ""
+        if self.compiled is not None:
+            tol = 1e-3 if tc.precision == "fp32" else 5e-2
+            for group, (eager, compiled) in zip(self.groups, grads):
+                for e, c in zip(eager, compiled):
+                    e = torch.zeros_like(c) if e is None else e
+                    c = torch.zeros_like(e) if c is None else c
+                    err = float((c.float() - e.float()).norm() / e.float().norm().clamp_min(1e-12))
+                    if not err <= worst:  # `not <=` also catches NaN
+                        worst, where = err, group.name
+            ok = worst <= tol
+        if self.info.enabled:  # every rank must make the same choices
+            flags = torch.tensor([float(not ok)] + [float(u) for u in unused], device=self.device)
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+            ok, unused = not bool(flags[0]), [bool(u) for u in flags[1:].tolist()]
+        if self.compiled is not None:
+            if ok:
+                core = self.compiled
+            else:
+                self.compiled = None
+                if self.info.is_main:
+                    warnings.warn(
+                        f"torch.compile gave gradients that differ from eager ones (relative error {worst:.3g} "
+                        f"in group {where!r}, tolerance {tol:g}); training without compile",
+                        RuntimeWarning, stacklevel=3,
+                    )
+        self.forwards = [self._wrap_distributed(core, own, u) for own, u in zip(self.group_params, unused)]
+
+    def _wrap_distributed(self, core: torch.nn.Module, own: set[int], find_unused: bool) -> torch.nn.Module:
         if not self.info.enabled:
-            return model
+            return core
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        # Buffers (batch-norm statistics) are not broadcast: every rank updates its own from
-        # its own slice, which keeps two D passes per step legal. Groups use disjoint parameters.
-        return DDP(model, device_ids=ids, broadcast_buffers=False, find_unused_parameters=True)
+        # Buffers (batch-norm statistics) are not synchronised at every forward, which keeps
+        # several forwards before one backward legal (a GAN's D on real, then on fake); each
+        # rank keeps statistics of its own slice, averaged across ranks at every checkpoint.
+        # (torch >= 2.13 renamed broadcast_buffers; both leave start-up synchronisation on.)
+        sync = {"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters \
+            else {"broadcast_buffers": False}
+        # DDP manages the parameters that require gradients when it is built: this group's own.
+        self._grad_only(own)
+        try:
+            return DDP(core, device_ids=ids, find_unused_parameters=find_unused, **sync)
+        finally:
+            self._grad_only(None)
+
+    def _first_batch_gradients(self, forwards: list[torch.nn.Module]) -> list[list[list[torch.Tensor | None]]]:
+        """Each group's gradients on the first batch, from each of ``forwards``: [group][forward][param].
+
+        Runs without DDP and restores the RNG, the data stream and the buffers it touched, so
+        training then continues as if it had never run.
+        """
+        rng, batches = self._rng_state(), self.batches.state_dict()
+        buffers = [b.detach().clone() for b in self.model.buffers()]
+        batch = next(self.batches)
+        result = []
+        try:
+            for group, own in zip(self.groups, self.group_params):
+                self._grad_only(own)
+                per_fn = []
+                for fn in forwards:
+                    self._set_rng_state(rng)
+                    with torch.no_grad():
+                        for b, saved in zip(self.model.buffers(), buffers):
+                            b.copy_(saved)
+                    self.model.zero_grad(set_to_none=True)
+                    with self._autocast():
+                        fn(batch, group.name)[group.name].backward()
+                    per_fn.append([None if p.grad is None else p.grad.detach().clone() for p in group.params])
+                result.append(per_fn)
+        finally:
+            self._grad_only(None)
+            self.model.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                for b, saved in zip(self.model.buffers(), buffers):
+                    b.copy_(saved)
+            self._set_rng_state(rng)
+            self.batches.load_state_dict(batches)
+        return result
 
     def _autocast(self):
         if self.config.train.precision == "fp32":
@@ -111,11 +226,31 @@ class Trainer:
         dtype = torch.bfloat16 if self.config.train.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    # -- state ----------------------------------------------------------------------
-    def state_dict(self) -> dict:
+    def _rng_state(self) -> dict[str, torch.Tensor]:
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return rng
+
+    def _set_rng_state(self, rng: dict[str, torch.Tensor]) -> None:
+        torch.set_rng_state(rng["torch"].cpu())
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"].cpu(), self.device)
+
+    @torch.no_grad()
+    def _average_across_ranks(self, tensors: list[torch.Tensor]) -> None:
+        """Replace floating tensors by their mean over ranks, in place (float64: equal values stay equal)."""
+        floats = [t for t in tensors if t.is_floating_point()]
+        if not self.info.enabled or not floats:
+            return
+        flat = torch.cat([t.detach().reshape(-1).double() for t in floats])
+        dist.all_reduce(flat)
+        flat /= self.info.world_size
+        for t, v in zip(floats, flat.split([t.numel() for t in floats])):
+            t.copy_(v.view_as(t))
+
+    # -- state ----------------------------------------------------------------------
+    def state_dict(self) -> dict:
         return {
             "step": self.step,
             "elapsed": self.elapsed_before + self._elapsed_now(),
@@ -123,7 +258,9 @@ class Trainer:
             "optimizers": [o.state_dict() for o in self.optimizers],
             "ema": self.ema.state_dict() if self.ema else {},
             "batches": self.batches.state_dict(),
-            "rng": rng,
+            "rng": self._rng_state(),  # the same on every rank
+            "scalers": [sc.state_dict() for sc in self.scalers] if self.scalers else [],
+            "world_size": self.info.world_size,
             "fixed_z": self.fixed_z if self.fixed_z is not None else torch.empty(0),
             "config": self.config.to_dict(),
         }
@@ -135,9 +272,17 @@ class Trainer:
         if self.ema and state["ema"]:
             self.ema.load_state_dict(state["ema"])
         self.batches.load_state_dict(state["batches"])
-        torch.set_rng_state(state["rng"]["torch"].cpu())
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), self.device)
+        self._set_rng_state(state["rng"])
+        for sc, s in zip(self.scalers or [], state.get("scalers", [])):
+            sc.load_state_dict(s)
+        saved_world = int(state.get("world_size", 1))
+        if saved_world != self.info.world_size and self.info.is_main:
+            # Noise and data are global-then-sliced, so only per-rank batch statistics change.
+            warnings.warn(
+                f"resuming a run trained on {saved_world} processes with {self.info.world_size}: batch-norm "
+                "statistics now cover a different share of each batch, so the run is not bitwise reproducible",
+                RuntimeWarning, stacklevel=2,
+            )
         if state["fixed_z"].numel():
             self.fixed_z = state["fixed_z"].to(self.device)
         self.step, self.elapsed_before = int(state["step"]), float(state["elapsed"])
@@ -153,6 +298,11 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         self._log(None)  # checks for NaN first: never checkpoint weights a NaN has spoiled
+        # Ranks keep batch statistics of their own slices; the checkpoint (and every rank,
+        # so that a resumed run matches a straight one) takes their mean.
+        self._average_across_ranks(list(self.model.buffers()))
+        if self.ema:
+            self._average_across_ranks(list(self.ema.shadow.values()))
         if self.info.is_main:
             self.last_checkpoint = save_checkpoint(
                 self.run_dir / "checkpoints", self.state_dict(), self.step, self.config.train.keep_checkpoints
@@ -166,28 +316,63 @@ class Trainer:
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One iteration: every optimizer group, ``steps`` times each. Returns detached scalars."""
+        if self.forwards is None:
+            self._prepare()
         scalars: dict[str, torch.Tensor] = {}
         batch = None
-        for group, opt, own in zip(self.groups, self.optimizers, self.group_params):
+        for i, (group, opt) in enumerate(zip(self.groups, self.optimizers)):
             # Parameters of the other groups need no gradient in this group's backward pass.
-            for p in self.all_group_params:
-                p.requires_grad_(id(p) in own)
+            self._grad_only(self.group_params[i])
             for _ in range(group.steps):
                 if group.fresh_batch or batch is None:
                     batch = next(self.batches)
-                with self._autocast():
-                    out = self.net(batch, group.name)
                 opt.zero_grad(set_to_none=True)
-                out[group.name].backward()
-                opt.step()
+                scalars.update(self._forward_backward(i, batch))
+                if self.scalers:
+                    self.scalers[i].step(opt)
+                    self.scalers[i].update()
+                else:
+                    opt.step()
                 self.model.on_step_end(group.name)
-                for k, v in out.items():
-                    scalars[k] = v.detach()
-        for p in self.all_group_params:
-            p.requires_grad_(True)
+        self._grad_only(None)
         if self.ema:
             self.ema.update(self.model)
         return scalars
+
+    def _forward_backward(self, i: int, batch: Batch) -> dict[str, torch.Tensor]:
+        """Gradients of group ``i``'s loss on this rank's batch, accumulated over micro-batches."""
+        name, forward, m_count = self.groups[i].name, self.forwards[i], self.config.train.micro_batches
+        if m_count == 1:
+            with self._autocast():
+                out = forward(batch, name)
+            self._backward(i, out[name])
+            return {k: v.detach() for k, v in out.items()}
+        # Micro-batch m of rank r is slice r * M + m of the global batch. Each one restarts
+        # from the same RNG state and keeps its slice of the global noise, so the result is
+        # the one a run on N * M processes would give.
+        rank, world = self.info.rank, self.info.world_size
+        rng = self._rng_state()
+        xs = batch.x.chunk(m_count)
+        ys = batch.y.chunk(m_count) if batch.y is not None else [None] * m_count
+        sums: dict[str, torch.Tensor] = {}
+        for m, (x, y) in enumerate(zip(xs, ys)):
+            last = m == m_count - 1
+            if m:
+                self._set_rng_state(rng)
+            self.model.noise_slice = (rank * m_count + m, world * m_count)
+            # All-reduce the gradients once, after the last micro-batch.
+            sync = contextlib.nullcontext() if last or not self.info.enabled else forward.no_sync()
+            with sync:
+                with self._autocast():
+                    out = forward(Batch(x, y), name)
+                self._backward(i, out[name] / m_count)
+            for k, v in out.items():
+                sums[k] = sums[k] + v.detach() if k in sums else v.detach()
+        self.model.noise_slice = (rank, world)
+        return {k: v / m_count for k, v in sums.items()}
+
+    def _backward(self, i: int, loss: torch.Tensor) -> None:
+        (self.scalers[i].scale(loss) if self.scalers else loss).backward()
 
     def _flush_scalars(self) -> dict[str, float]:
         """Move the buffered scalars to the host, check them, log their means."""
@@ -196,7 +381,12 @@ class Trainer:
         # The optimised losses first (they are what a NaN is reported as), then the logged extras.
         present = {k for _, s in self._window for k in s}
         keys = [g.name for g in self.groups if g.name in present] + sorted(present - {g.name for g in self.groups})
-        values = {k: torch.stack([s[k].float() for _, s in self._window if k in s]).tolist() for k in keys}
+        stacked = [torch.stack([s[k].float() for _, s in self._window if k in s]) for k in keys]
+        if self.info.enabled:  # log the mean over ranks; a NaN on any rank stops every rank at once
+            flat = torch.cat(stacked)
+            dist.all_reduce(flat)
+            stacked = (flat / self.info.world_size).split([len(v) for v in stacked])
+        values = {k: v.tolist() for k, v in zip(keys, stacked)}
         for k in keys:
             steps = [st for st, s in self._window if k in s]
             for st, v in zip(steps, values[k]):
@@ -233,7 +423,9 @@ class Trainer:
         was_training = model.training
         model.eval()
         g = torch.Generator(device=self.device).manual_seed(self.config.train.seed + 2)
-        x = model.sample(self.config.train.grid_size, g, z=self.fixed_z, labels=self.fixed_labels)
+        # Only rank 0 samples: a model that touches the global RNG here must not desynchronise it.
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            x = model.sample(self.config.train.grid_size, g, z=self.fixed_z, labels=self.fixed_labels)
         model.train(was_training)
         extra = {} if self.data.is_image else {"reference": self.data.x[:2000], "modes": self.data.modes}
         return save_samples(x, path, **extra)
@@ -255,18 +447,21 @@ class Trainer:
     def fit(self) -> Path:
         """Train until ``train.steps`` or ``train.minutes`` is reached (or SIGINT/SIGTERM); return the run folder."""
         tc = self.config.train
+        # Catch SIGINT/SIGTERM before config.yaml appears: a run whose folder is complete can be stopped cleanly.
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                handlers[sig] = signal.signal(sig, self._request_stop)
         if self.info.is_main:
             (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
             if not (self.run_dir / "config.yaml").exists():
                 self.config.save(self.run_dir / "config.yaml")
         self.logger = ScalarLogger(self.run_dir, tc.tensorboard, enabled=self.info.is_main)
-        handlers = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                handlers[sig] = signal.signal(sig, self._request_stop)
         self._t0 = time.monotonic()
         deadline = self._t0 + tc.minutes * 60 - self.elapsed_before if tc.minutes else None
         self.model.train()
+        if self.forwards is None:
+            self._prepare()
         bar = tqdm(total=tc.steps, initial=self.step, disable=not self.progress, unit="it", dynamic_ncols=True, file=sys.stderr)
         start_step = self.step
         try:
@@ -301,6 +496,11 @@ class Trainer:
                 file=sys.stderr,
             )
         return self.run_dir
+
+
+def compile_model(model: torch.nn.Module) -> torch.nn.Module:
+    """``torch.compile(model)``; the trainer checks its gradients before trusting it."""
+    return torch.compile(model)
 
 
 def train(

@@ -1,0 +1,188 @@
+"""Data-parallel training: 2 processes under torchrun (gloo, CPU) against 1 process.
+
+Every rank draws the global batch's noise and data order and keeps its slice, and DDP
+averages the gradients, so 2 ranks compute what 1 process computes on the same global batch
+-- exactly, for a model without batch norm (the VAE). With batch norm each rank normalises
+its own half of the batch: that is "ghost" batch norm, a different estimator from batch norm
+over the whole batch, and what 1 process computes with ``train.micro_batches=2``. The test
+asserts both facts for a GAN with batch norm in G and D: equal weights to the micro-batched
+run, clearly different weights from the plain one.
+
+Run as a script (``python tests/test_distributed.py train ...``), this file registers its
+test-only model and hands the arguments to the genzoo command, so torchrun can launch it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from genzoo import registry
+from genzoo.config import RunConfig
+from genzoo.models.base import Batch, GenerativeModel, OptimGroup
+from genzoo.train import Trainer
+from genzoo.train.checkpoint import latest_checkpoint, load_checkpoint
+
+BN_GAN = "test-bn-gan"
+STEPS = 6
+
+
+class BatchNormGAN(GenerativeModel):
+    """A tiny MLP GAN with batch norm in both networks (test only; D sees real and fake together)."""
+
+    @dataclass(frozen=True)
+    class Config:
+        z_dim: int = 8
+        hidden: int = 32
+
+    def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
+        super().__init__(config, data_shape, num_classes)
+        h = config.hidden
+        # No bias before batch norm (as in DCGAN): its gradient is zero up to rounding, and Adam
+        # would turn that rounding noise into full-size steps that differ between any two runs.
+        self.G = nn.Sequential(nn.Linear(config.z_dim, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, self.data_dim))
+        self.D = nn.Sequential(nn.Linear(self.data_dim, h, bias=False), nn.BatchNorm1d(h), nn.LeakyReLU(0.2), nn.Linear(h, 1))
+
+    def optimizer_groups(self) -> list[OptimGroup]:
+        return [
+            OptimGroup("discriminator", list(self.D.parameters()), lr=2e-3, betas=(0.5, 0.999), steps=2),
+            OptimGroup("generator", list(self.G.parameters()), lr=2e-3, betas=(0.5, 0.999), fresh_batch=False),
+        ]
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.randn_from(generator, n, self.config.z_dim)
+
+    def losses(self, batch: Batch, group: str) -> dict[str, torch.Tensor]:
+        B = batch.x.shape[0]
+        z = self.randn(B, self.config.z_dim)
+        bce = nn.functional.binary_cross_entropy_with_logits
+        if group == "discriminator":
+            with torch.no_grad():
+                fake = torch.sigmoid(self.G(z))
+            d = self.D(torch.cat([batch.x.reshape(B, -1), fake])).squeeze(1)  # one forward: real and fake
+            target = torch.cat([torch.ones(B, device=d.device), torch.zeros(B, device=d.device)])
+            return {"discriminator": bce(d, target)}
+        d = self.D(torch.sigmoid(self.G(z))).squeeze(1)
+        return {"generator": bce(d, torch.ones_like(d))}
+
+    @torch.no_grad()
+    def sample(self, n, generator=None, *, z=None, labels=None):
+        z = self.latent(n, generator) if z is None else z
+        return torch.sigmoid(self.G(z)).view(n, *self.data_shape)
+
+
+@pytest.fixture
+def bn_gan(monkeypatch):
+    """BatchNormGAN registered for the duration of one test."""
+    monkeypatch.setattr(BatchNormGAN, "registry_name", BN_GAN)
+    monkeypatch.setitem(registry._MODELS, BN_GAN, BatchNormGAN)
+    return BN_GAN
+
+
+def _train_args(model: str, out: Path, extra: list[str]) -> list[str]:
+    return ["train", model, "--data", "digits", "--steps", str(STEPS), "--batch-size", "32", "--seed", "3",
+            "--no-progress", "--out", str(out), "--set", "train.tensorboard=false", "--set", "train.log_every=3",
+            "--set", "train.sample_every=1000000", "--set", "train.grid_size=4", *extra]
+
+
+def _torchrun(entry: list[str], args: list[str], tmp_path: Path) -> Path:
+    """Launch 2 CPU ranks under torchrun; return the run folder rank 0 wrote."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", *entry, *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = [p for p in (tmp_path / "ddp").iterdir() if p.is_dir()]
+    return run
+
+
+def _one_process(run: Path, tmp_path: Path, name: str, overrides: list[str]) -> Trainer:
+    """Train the 2-rank run's own config again in this process, on one thread like each rank.
+
+    With equal thread counts the matrix products sum in the same order, and the results are
+    bitwise equal; with 2 threads here they differ by rounding, which Adam can amplify to
+    ~1e-6 in a few steps wherever a gradient is near zero.
+    """
+    cfg = RunConfig.load(run / "config.yaml").override(overrides)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # torchrun starts every rank with OMP_NUM_THREADS=1
+    try:
+        trainer = Trainer(cfg, tmp_path / name, progress=False)
+        trainer.fit()
+    finally:
+        torch.set_num_threads(threads)
+    return trainer
+
+
+def _weights_and_moments(state: dict) -> dict[str, torch.Tensor]:
+    """Parameters (not batch-norm statistics) and the optimizers' moment estimates."""
+    out = {k: v for k, v in state["model"].items() if "running_" not in k and "num_batches" not in k}
+    for i, opt in enumerate(state["optimizers"]):
+        for pid, s in opt["state"].items():
+            out.update({f"opt{i}.{pid}.{k}": v for k, v in s.items() if k != "step"})
+    return out
+
+
+def _max_difference(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
+
+
+def _checkpoint(run: Path) -> dict:
+    return load_checkpoint(latest_checkpoint(run / "checkpoints"))
+
+
+def test_two_ranks_match_one_process_vae_and_resume(tmp_path):
+    args = _train_args("vae", tmp_path / "ddp", ["--set", "model.z_dim=4", "--set", "model.hidden=[16]",
+                                                 "--set", "data.binarize=dynamic", "--steps", str(STEPS // 2)])
+    run = _torchrun(["-m", "genzoo"], args, tmp_path)
+    assert _checkpoint(run)["step"] == STEPS // 2
+    # Continue the interrupted 2-rank run on 2 ranks.
+    _torchrun(["-m", "genzoo"], ["train", "--resume", str(run), "--steps", str(STEPS), "--no-progress"], tmp_path)
+    ref = _one_process(run, tmp_path, "ref", [f"train.steps={STEPS}"])
+    ddp_state, ref_state = _checkpoint(run), ref.state_dict()
+    assert ddp_state["step"] == STEPS and ddp_state["world_size"] == 2
+    assert _max_difference(_weights_and_moments(ddp_state), _weights_and_moments(ref_state)) < 1e-6
+    # The logged loss is the mean over ranks: the one-process loss on the same global batch.
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    ref_logged = [json.loads(line) for line in (tmp_path / "ref" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged] == [r["step"] for r in ref_logged] == [3, 6]
+    for a, b in zip(logged, ref_logged):
+        assert abs(a["loss"] - b["loss"]) < 1e-5 * abs(b["loss"])
+
+
+def test_two_ranks_with_batch_norm_are_one_process_with_two_micro_batches(bn_gan, tmp_path):
+    run = _torchrun([__file__], _train_args(bn_gan, tmp_path / "ddp", []), tmp_path)
+    ddp = _weights_and_moments(_checkpoint(run))
+    ghost = _one_process(run, tmp_path, "ghost", ["train.micro_batches=2"])
+    assert _max_difference(ddp, _weights_and_moments(ghost.state_dict())) < 1e-6
+    # Batch norm over the whole batch is another estimator, and it shows after a few steps.
+    whole = _one_process(run, tmp_path, "whole", [])
+    assert _max_difference(ddp, _weights_and_moments(whole.state_dict())) > 1e-4
+    # Running statistics were averaged over the ranks at the checkpoint: finite and sensible.
+    var = _checkpoint(run)["model"]["D.1.running_var"]
+    assert torch.isfinite(var).all() and (var > 0).all()
+
+
+def test_micro_batches_change_nothing_without_batch_norm(tmp_path):
+    from helpers import run_config
+
+    base = run_config("gan", {"z_dim": 8, "g_hidden": [16], "d_hidden": [16], "d_steps": 2}, steps=5)
+    whole = Trainer(base, tmp_path / "a", progress=False)
+    whole.fit()
+    split = Trainer(base.override(["train.micro_batches=4"]), tmp_path / "b", progress=False)
+    split.fit()
+    assert _max_difference(_weights_and_moments(whole.state_dict()), _weights_and_moments(split.state_dict())) < 1e-6
+
+
+if __name__ == "__main__":  # torchrun's entry point for the test-only model
+    from genzoo.cli import main
+
+    registry.register(BN_GAN)(BatchNormGAN)
+    sys.exit(main(sys.argv[1:]))
