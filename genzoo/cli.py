@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="runs", help="parent folder of the new run folder (default runs/)")
     t.add_argument("--resume", default=None, metavar="RUN", help="continue the run in folder RUN from its latest checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--compile", action="store_true",
+                   help="torch.compile the model (checked against eager gradients on the first step; falls back)")
 
     s = _sub(sub, "sample", "draw samples from a trained model into a PNG grid",
              "genzoo sample runs/gan-mnist-001 --n 64 --out grid.png --seed 1")
@@ -71,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--method", choices=["linear", "slerp"], default="slerp")
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--out", default=None, help="PNG path (default RUN/interpolation.png)")
+
+    v = _sub(sub, "traverse", "InfoGAN code traversal: one row per categorical value, one column per continuous value",
+             "genzoo traverse runs/infogan-mnist-001 --code 0 --steps 10 --span 2")
+    v.add_argument("run")
+    v.add_argument("--code", type=int, default=0, help="the continuous code that varies along a row (default 0)")
+    v.add_argument("--steps", type=int, default=10, help="columns: values of the continuous code")
+    v.add_argument("--span", type=float, default=2.0, help="the code runs from -SPAN to SPAN (training draws U(-1, 1))")
+    v.add_argument("--seed", type=int, default=0, help="seed of the noise shared by the grid")
+    v.add_argument("--out", default=None, help="PNG path (default RUN/traversal.png)")
 
     d = _sub(sub, "data", "fetch a dataset or describe it", "genzoo data fetch mnist")
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
@@ -110,6 +121,8 @@ def _train_config(args: argparse.Namespace):
         value = getattr(args, flag)
         if value is not None:
             train = replace_field(train, field, value, "train")
+    if args.compile:
+        train = replace_field(train, "compile", True, "train")
     return dataclasses.replace(cfg, data=data, train=train).override(args.set)
 
 
@@ -174,6 +187,23 @@ def cmd_interpolate(args) -> None:
     print(out)
 
 
+def cmd_traverse(args) -> None:
+    import torch
+
+    from .models import load
+    from .viz.grid import save_grid, save_samples
+    from .viz.latent import code_traversal
+
+    model = load(args.run)
+    x = code_traversal(model, args.code, args.steps, args.span, torch.Generator().manual_seed(args.seed))
+    out = Path(args.out) if args.out else _run_root(args.run) / "traversal.png"
+    if x.dim() == 4:
+        save_grid(x, out, nrow=args.steps)
+    else:  # 2-D points: one scatter plot
+        save_samples(x, out)
+    print(out)
+
+
 def cmd_data(args) -> None:
     from . import data
 
@@ -193,7 +223,7 @@ def _run_root(path: str) -> Path:
 
 COMMANDS = {
     "train": cmd_train, "list": cmd_list, "sample": cmd_sample,
-    "interpolate": cmd_interpolate, "data": cmd_data,
+    "interpolate": cmd_interpolate, "traverse": cmd_traverse, "data": cmd_data,
 }
 
 

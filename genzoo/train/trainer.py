@@ -499,8 +499,13 @@ class Trainer:
 
 
 def compile_model(model: torch.nn.Module) -> torch.nn.Module:
-    """``torch.compile(model)``; the trainer checks its gradients before trusting it."""
-    return torch.compile(model)
+    """``torch.compile(model)``; the trainer checks its gradients before trusting it.
+
+    Random ops fall back to eager's generator (inductor would draw its own numbers): the
+    compiled model then sees the noise eager sees, so the gradient check compares like with
+    like, and seeding, resume and the per-rank noise slices mean what they mean in eager mode.
+    """
+    return torch.compile(model, options={"fallback_random": True})
 
 
 def train(

@@ -1,0 +1,116 @@
+"""Speed options of the trainer: the self-checking --compile, micro-batches, channels_last, precision."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+import genzoo.train.trainer as trainer_module
+from genzoo.cli import _train_config, build_parser
+from genzoo.errors import ConfigError
+from genzoo.train import Trainer
+from helpers import run_config
+
+GAN_TINY = {"z_dim": 8, "g_hidden": [16], "d_hidden": [16], "d_steps": 2}
+
+
+class FakeCompiled(nn.Module):
+    """Stands in for torch.compile's result: the same model, with one group's loss scaled by ``factor``.
+
+    A factor other than 1 is a compiler that silently returns wrong gradients.
+    """
+
+    def __init__(self, model: nn.Module, group: str, factor: float) -> None:
+        super().__init__()
+        self.model, self.group, self.factor, self.calls = model, group, factor, 0
+
+    def forward(self, batch, group):
+        self.calls += 1
+        out = self.model(batch, group)
+        if group == self.group:
+            out = {**out, group: out[group] * self.factor}
+        return out
+
+
+def _fake_compiler(monkeypatch, group: str, factor: float) -> list[FakeCompiled]:
+    made: list[FakeCompiled] = []
+
+    def compile_model(model):
+        made.append(FakeCompiled(model, group, factor))
+        return made[-1]
+
+    monkeypatch.setattr(trainer_module, "compile_model", compile_model)
+    return made
+
+
+def _params(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def _assert_equal(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_compile_with_wrong_gradients_falls_back_with_a_warning(monkeypatch, tmp_path):
+    eager = Trainer(run_config("gan", GAN_TINY, steps=4), tmp_path / "eager", progress=False)
+    eager.fit()
+    made = _fake_compiler(monkeypatch, "generator", 1.5)
+    t = Trainer(run_config("gan", GAN_TINY, steps=4, compile=True), tmp_path / "compiled", progress=False)
+    with pytest.warns(RuntimeWarning, match=r"differ from eager ones \(relative error 0\.5 in group 'generator'"):
+        t.fit()
+    assert t.compiled is None and all(f is t.model for f in t.forwards)
+    assert made[0].calls == 2  # the check only: one forward per group
+    # The check restored RNG, data order and buffers: the run equals one that never compiled.
+    _assert_equal(_params(t), _params(eager))
+
+
+def test_compile_with_correct_gradients_is_used(monkeypatch, tmp_path):
+    eager = Trainer(run_config("gan", GAN_TINY, steps=4), tmp_path / "eager", progress=False)
+    eager.fit()
+    made = _fake_compiler(monkeypatch, "generator", 1.0)
+    t = Trainer(run_config("gan", GAN_TINY, steps=4, compile=True), tmp_path / "compiled", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        t.fit()
+    assert t.compiled is made[0] and all(f is made[0] for f in t.forwards)
+    assert made[0].calls == 2 + 4 * 3  # the check, then 4 iterations of 2 D steps and 1 G step
+    _assert_equal(_params(t), _params(eager))
+
+
+@pytest.mark.slow
+def test_real_torch_compile_trains_like_eager(tmp_path):
+    eager = Trainer(run_config("vae", {"z_dim": 4, "hidden": [16]}, steps=3), tmp_path / "a", progress=False)
+    eager.fit()
+    t = Trainer(run_config("vae", {"z_dim": 4, "hidden": [16]}, steps=3, compile=True), tmp_path / "b", progress=False)
+    t.fit()
+    assert t.compiled is not None
+    a, b = _params(eager), _params(t)
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-4
+
+
+def test_cli_compile_flag_sets_the_config():
+    args = build_parser().parse_args(["train", "vae", "--data", "digits", "--compile"])
+    assert _train_config(args).train.compile is True
+    args = build_parser().parse_args(["train", "vae", "--data", "digits"])
+    assert _train_config(args).train.compile is False
+
+
+def test_micro_batches_must_divide_the_batch(tmp_path):
+    with pytest.raises(ConfigError, match="micro_batches=3 does not divide the per-process batch of 32"):
+        Trainer(run_config("vae", steps=1, micro_batches=3), tmp_path, progress=False)
+
+
+def test_fp16_is_refused_on_the_cpu(tmp_path):
+    with pytest.raises(ConfigError, match="fp16 needs a GPU"):
+        Trainer(run_config("vae", steps=1, precision="fp16", device="cpu"), tmp_path, progress=False)
+
+
+def test_bf16_autocast_trains_and_stays_finite(tmp_path):
+    t = Trainer(run_config("vae", {"z_dim": 4, "hidden": [16]}, steps=5, precision="bf16"), tmp_path, progress=False)
+    t.fit()
+    assert all(torch.isfinite(v).all() for v in t.model.state_dict().values())
+    assert t.model.encoder[0][0].weight.dtype == torch.float32  # autocast, not a bf16 copy of the weights
