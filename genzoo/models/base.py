@@ -105,6 +105,10 @@ class GenerativeModel(nn.Module):
         """``n`` samples in data space: images (n, C, H, W) in [0, 1] or points (n, 2)."""
         raise NotImplementedError
 
+    def prepare_data(self, data) -> None:
+        """Called once by the trainer with the training :class:`~genzoo.data.base.Dataset` before
+        training; most models need nothing (the semi-supervised GAN keeps its labelled subset)."""
+
     def on_step_end(self, group: str) -> None:
         """Called after each optimizer step of ``group`` (e.g. WGAN's weight clipping)."""
 

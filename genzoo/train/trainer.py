@@ -83,7 +83,6 @@ class Trainer:
         torch.manual_seed(tc.seed)
         model_cls = get_model_class(config.model)
         self.model: GenerativeModel = model_cls(config.model_config, self.data.shape, self.data.num_classes).to(self.device)
-        self.model.prepare_data(self.data)  # before EMA copies the buffers
         if tc.channels_last:
             self.model.to(memory_format=torch.channels_last)  # only 4-D weights change layout
         self.model.noise_slice = (self.info.rank, self.info.world_size)
