@@ -6,6 +6,12 @@ A new model adds one line here; tests/test_contract.py fails for a registered mo
 TINY: dict[str, tuple[dict, str]] = {
     "gan": ({"z_dim": 8, "g_hidden": [16], "d_hidden": [16]}, "digits"),
     "vae": ({"z_dim": 4, "hidden": [16]}, "digits"),
+    "dcgan": ({"z_dim": 8, "width": 8}, "digits"),
+    "cgan": ({"z_dim": 8, "width": 8}, "digits"),
+    "infogan": ({"z_dim": 8, "width": 8, "q_hidden": 8}, "digits"),
+    "bigan": ({"z_dim": 4, "width": 8, "z_hidden": [8], "joint_hidden": [16]}, "digits"),
+    "softmax-gan": ({"z_dim": 8, "width": 8}, "digits"),
+    "ssgan": ({"z_dim": 8, "width": 8, "labelled_per_class": 2, "labelled_batch": 8}, "digits"),
     "conv-vae": ({"z_dim": 2, "channels": [4, 8], "dense": 8}, "digits"),
     "cvae": ({"z_dim": 4, "hidden": [16]}, "digits"),
     "aae": ({"z_dim": 2, "hidden": [16], "d_hidden": [16]}, "digits"),

@@ -1,0 +1,249 @@
+"""What every adversarial model in genzoo shares: the config fields, the D/G step, instance noise, health.
+
+A model subclasses :class:`AdversarialModel`, builds ``self.G`` and ``self.D`` and implements
+:meth:`~AdversarialModel.generate` and :meth:`~AdversarialModel.discriminate`; the standard step
+(:meth:`~AdversarialModel.losses`) then covers unconditional and label-conditional GANs with any
+objective from :mod:`genzoo.models.objectives`. Models with a different game (BiGAN's joint
+discriminator, the semi-supervised GAN's K+1 classes) write their own ``losses`` from the
+same pieces (:meth:`~AdversarialModel.discriminator_terms`, :meth:`~AdversarialModel.perturb`).
+
+Instance noise (Sonderby et al. 2017; Arjovsky & Bottou 2017): Gaussian noise of standard
+deviation ``instance_noise * max(0, 1 - step / instance_noise_steps)`` added to every input of D,
+real and fake alike, so the two distributions overlap early in training and D cannot separate
+them perfectly; it anneals to zero.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from .base import Batch, GenerativeModel, OptimGroup
+from .nets import ConvBody, ConvGenerator, MLPBody, MLPGenerator, resolve_arch, resolve_layout
+from .objectives import get_objective
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Fields every GAN config has. ``None`` optimisation fields take the objective's paper settings
+    (``wgan``: RMSprop 5e-5, 5 critic steps; ``wgan-gp``: Adam 1e-4, betas (0.5, 0.9), 5 critic
+    steps), else the model's defaults."""
+
+    z_dim: int = 64
+    loss: str = "nonsaturating"  # minimax | nonsaturating | lsgan | wgan | wgan-gp | hinge | softmax
+    optimizer: str | None = None  # adam | adamw | rmsprop | sgd
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
+    d_steps: int | None = None  # discriminator (critic) steps per generator step
+    instance_noise: float = 0.0  # initial std of the noise added to D's inputs; 0 turns it off
+    instance_noise_steps: int = 10_000  # steps over which it anneals linearly to 0
+
+
+@dataclass(frozen=True)
+class ConvConfig(GANConfig):
+    """A GAN with the convolutional bodies of :mod:`.nets` (``layout``, ``width``, ``depth``)."""
+
+    layout: str = "auto"  # auto (mnist for 28x28, allconv otherwise) | mnist | allconv
+    width: int = 64  # channel multiplier (64: the papers' numbers)
+    depth: int = 0  # resolution doublings in G (and halvings in D); 0: from the image size
+    d_norm: str = "auto"  # batch | layer | none; auto: none for mnist, batch for allconv, layer under wgan-gp
+
+
+@dataclass(frozen=True)
+class FamilyConfig(ConvConfig):
+    """A GAN that runs on images (conv bodies) and on 2-D points (MLP bodies) alike."""
+
+    arch: str = "auto"  # auto (conv for images, mlp for points) | conv | mlp
+    g_hidden: tuple[int, ...] = (256, 256)  # MLP widths (arch=mlp)
+    d_hidden: tuple[int, ...] = (256, 256)
+
+
+class AdversarialModel(GenerativeModel):
+    """Base class of the GAN family: optimizer groups, the standard D/G step, clipping, health."""
+
+    # Models that do not use the data's labels report num_classes = 0, so that nothing (the
+    # trainer's progress grid, `genzoo sample --label`, the evaluation) passes them labels.
+    uses_labels: ClassVar[bool] = False
+    # The model's own optimisation defaults, used where neither config nor objective says.
+    default_optim: ClassVar[dict] = {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "d_steps": 1}
+
+    def __init__(self, config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
+        super().__init__(config, data_shape, num_classes)
+        if not self.uses_labels:
+            self.num_classes = 0
+        self.objective = get_objective(config.loss)
+        if config.instance_noise < 0 or config.instance_noise_steps < 1:
+            raise ConfigError("model.instance_noise must be >= 0 and model.instance_noise_steps >= 1")
+
+    # -- optimisation -------------------------------------------------------------------
+    def optim_setting(self, key: str):
+        """The config's value for ``key``, else the objective's recommendation, else the model default."""
+        value = getattr(self.config, key, None)
+        if value is not None:
+            return value
+        return self.objective.recommended.get(key, self.default_optim[key])
+
+    def generator_parameters(self) -> list:
+        return list(self.G.parameters())
+
+    def discriminator_parameters(self) -> list:
+        return list(self.D.parameters())
+
+    def optimizer_groups(self) -> list[OptimGroup]:
+        opt, lr, betas, k = (self.optim_setting(key) for key in ("optimizer", "lr", "betas", "d_steps"))
+        return [
+            OptimGroup("discriminator", self.discriminator_parameters(), lr=lr, optimizer=opt, betas=tuple(betas), steps=k),
+            OptimGroup("generator", self.generator_parameters(), lr=lr, optimizer=opt, betas=tuple(betas),
+                       fresh_batch=False),
+        ]
+
+    def d_norm(self, layout: str) -> str:
+        """The discriminator's normalisation (``config.d_norm``): ``auto`` is none for the mnist layout
+        (the tutorial's D has none), batch norm for allconv, layer norm under a gradient penalty."""
+        requested = self.config.d_norm
+        if requested == "auto":
+            if layout == "mnist":
+                return "none"
+            return "batch" if self.objective.allows_batch_norm else "layer"
+        if requested == "batch" and not self.objective.allows_batch_norm:
+            raise ConfigError(f"loss={self.objective.name} penalises per-example gradients: use d_norm=layer or none")
+        return requested
+
+    # -- networks -------------------------------------------------------------------------
+    def resolve_arch(self) -> str:
+        """``config.arch`` resolved for the data (models without the field are convolutional)."""
+        return resolve_arch(getattr(self.config, "arch", "conv"), self.data_shape)
+
+    def build_generator(self, arch: str, in_dim: int) -> nn.Module:
+        """G for ``arch``: the conv layouts of :mod:`.nets`, or an MLP (batch norm on images)."""
+        c = self.config
+        if arch == "conv":
+            return ConvGenerator(in_dim, self.data_shape, c.layout, c.width, c.depth)
+        return MLPGenerator(in_dim, self.data_shape, tuple(c.g_hidden), batch_norm=self.is_image)
+
+    def build_body(self, arch: str, extra_in: int = 0) -> nn.Module:
+        """A discriminator (or encoder) body for ``arch``, with ``extra_in`` extra inputs (label planes)."""
+        c = self.config
+        if arch == "conv":
+            layout = resolve_layout(c.layout, self.data_shape)
+            return ConvBody(self.data_shape, layout, c.width, c.depth, self.d_norm(layout), extra_channels=extra_in)
+        return MLPBody(self.data_dim, tuple(c.d_hidden), extra_in)
+
+    # -- the pieces of a step -----------------------------------------------------------
+    def instance_noise_std(self) -> float:
+        c = self.config
+        if c.instance_noise <= 0:
+            return 0.0
+        return c.instance_noise * max(0.0, 1.0 - self.global_step / c.instance_noise_steps)
+
+    def perturb(self, x: torch.Tensor) -> torch.Tensor:
+        """D's view of ``x``: with annealed instance noise while it is on."""
+        std = self.instance_noise_std()
+        return x if std == 0 else x + std * self.randn(*x.shape)
+
+    def discriminator_terms(
+        self, D_real: torch.Tensor, D_fake: torch.Tensor, critic: Callable[..., torch.Tensor], real, fake
+    ) -> dict[str, torch.Tensor]:
+        """D's loss (plus the objective's penalty on ``critic``) and the logged accuracy and mean scores."""
+        loss = self.objective.discriminator(D_real, D_fake)
+        out: dict[str, torch.Tensor] = {}
+        penalty = self.objective.penalty(critic, real, fake)
+        if penalty is not None:
+            out["gradient_penalty"] = penalty.detach()
+            loss = loss + penalty
+        out["discriminator"] = loss
+        out["d_accuracy"] = self.objective.accuracy(D_real.detach(), D_fake.detach())
+        out["d_real"], out["d_fake"] = D_real.detach().mean(), D_fake.detach().mean()
+        return out
+
+    def on_step_end(self, group: str) -> None:
+        if group == "discriminator" and self.objective.clip is not None:
+            with torch.no_grad():
+                for p in self.discriminator_parameters():
+                    p.clamp_(-self.objective.clip, self.objective.clip)
+
+    # -- hooks of the standard step -----------------------------------------------------
+    def training_latent(self, n: int) -> torch.Tensor:
+        """The generator's input for a training batch (InfoGAN adds its codes)."""
+        return self.randn(n, self.config.z_dim)
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.randn_from(generator, n, self.config.z_dim)
+
+    def training_labels(self, batch: Batch) -> torch.Tensor | None:
+        """Labels the generator and D are conditioned on (None for unconditional models)."""
+        return None
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def discriminate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's scores (B,) and the features its head reads (B, F), or None where it has none."""
+        raise NotImplementedError
+
+    def auxiliary(self, features_fake: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Extra terms on the fakes that both players minimise, key ``"aux"`` (InfoGAN's MI bound)."""
+        return {}
+
+    def losses(self, batch: Batch, group: str) -> dict[str, torch.Tensor]:
+        x = batch.x
+        B = x.shape[0]
+        y = self.training_labels(batch)
+        y2 = None if y is None else torch.cat([y, y])
+        z = self.training_latent(B)
+        if group == "discriminator":
+            with torch.no_grad():
+                x_fake = self.generate(z, y)
+            real, fake = self.perturb(x), self.perturb(x_fake)
+            # One forward over real and fake together: batch-norm statistics see both, also under DDP.
+            d, feats = self.discriminate(torch.cat([real, fake]), y2)
+            out = self.discriminator_terms(d[:B], d[B:], lambda v: self.discriminate(v, y)[0], real, fake)
+            aux = self.auxiliary(feats[B:], z) if feats is not None else {}
+        elif group == "generator":
+            fake = self.perturb(self.generate(z, y))
+            if self.objective.uses_real_in_generator:
+                d, feats = self.discriminate(torch.cat([self.perturb(x), fake]), y2)
+                D_real, D_fake, feats = d[:B], d[B:], (feats[B:] if feats is not None else None)
+            else:
+                (D_fake, feats), D_real = self.discriminate(fake, y), None
+            out = {"generator": self.objective.generator(D_fake, D_real)}
+            aux = self.auxiliary(feats, z) if feats is not None else {}
+        else:
+            raise KeyError(group)
+        if "aux" in aux:
+            out[group] = out[group] + aux.pop("aux")
+            out.update({k: v.detach() for k, v in aux.items()})
+        return out
+
+    @torch.no_grad()
+    def sample(self, n, generator=None, *, z=None, labels=None):
+        if z is None:
+            z = self.latent(n, generator)
+        return self.generate(z, labels)
+
+    # -- health ---------------------------------------------------------------------------
+    def health(self, scalars: dict[str, float]) -> str | None:
+        """Warn when D wins every time (accuracy pinned at 1) or tells nothing apart (outputs equal)."""
+        acc = scalars.get("d_accuracy")
+        if acc is None:
+            return None
+        if self.objective.threshold is not None and acc >= 0.99:
+            return (f"discriminator accuracy pinned at {acc:.3f} over the last window: D rejects every fake, "
+                    "so the generator's gradient may vanish (divergence or mode collapse); try "
+                    "loss=wgan-gp or lsgan, model.instance_noise=0.1, or a smaller D learning rate")
+        d_real, d_fake = scalars.get("d_real"), scalars.get("d_fake")
+        if d_real is not None and d_fake is not None and abs(acc - 0.5) < 0.01 and \
+                abs(d_real - d_fake) <= 1e-6 + 1e-3 * max(abs(d_real), abs(d_fake)):
+            return (f"discriminator gives real and fake data the same score ({d_real:.4g}) with accuracy {acc:.3f}: "
+                    "it has stopped learning (dead units, weights clipped flat or a learning rate of 0), "
+                    "so the generator gets no signal")
+        return None
+
+
+def one_hot(y: torch.Tensor | None, k: int) -> torch.Tensor | None:
+    """(B,) integer labels -> (B, k) float one-hot, None stays None."""
+    return None if y is None else F.one_hot(y.long(), k).float()

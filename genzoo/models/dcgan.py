@@ -1,0 +1,48 @@
+"""DCGAN: convolutional generator and discriminator with batch norm.
+
+Radford, Metz & Chintala, "Unsupervised Representation Learning with Deep Convolutional
+Generative Adversarial Networks", ICLR 2016 (arXiv:1511.06434).
+
+Two layouts (:mod:`genzoo.models.nets`): ``mnist``, the tutorials' MNIST network (G: z(96) ->
+fc 1024 -> fc 7x7x128 -> transposed conv 64 -> transposed conv 1, batch norm after each hidden
+layer; D: two k5 conv + max-pool blocks, fc 1024, fc 1), and ``allconv``, the paper's
+all-convolutional network for 32x32 / 64x64 RGB (strided convs, no pooling, batch norm, ReLU
+in G and leaky ReLU in D). ``auto`` picks mnist for 28x28 images. Adam 2e-4, betas (0.5, 0.999)
+as in the paper; any objective of :mod:`genzoo.models.objectives` plugs in (``model.loss``).
+
+Batch norm and data parallelism: D sees real and fake examples in one concatenated forward
+(the shared step in :mod:`._gan_common`), so its batch statistics mix both, as in one process.
+Toy 2-D data have no image to convolve: they raise a ConfigError naming the MLP models.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..registry import register
+from ._gan_common import AdversarialModel, ConvConfig
+
+
+@register("dcgan")
+class DCGAN(AdversarialModel):
+    """Deep convolutional GAN (Radford et al. 2016): the tutorials' MNIST layout or the all-conv layout."""
+
+    @dataclass(frozen=True)
+    class Config(ConvConfig):
+        z_dim: int = 96
+
+    def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
+        super().__init__(config, data_shape, num_classes)
+        arch = self.resolve_arch()
+        self.G = self.build_generator(arch, config.z_dim)
+        body = self.build_body(arch)
+        self.D = nn.Sequential(body, nn.Linear(body.out_dim, 1))
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.G(z)
+
+    def discriminate(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        f = self.D[0](x)  # (B, F)
+        return self.D[1](f).squeeze(1), f
