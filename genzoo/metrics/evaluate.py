@@ -314,8 +314,9 @@ def evaluate_run(
 
         test = load_dataset(DataConfig(name=data), "test")
         x = test.x if nll_n is None else test.x[:nll_n]
+        y = None if not num_classes or test.y is None else test.y[: len(x)]
         binarization = "dynamic" if data_cfg.get("binarize", "none") in ("dynamic", "static") else "none"
-        nll = evaluate_nll(model, x, k=nll_k, binarization=binarization, seed=seed, progress=progress)
+        nll = evaluate_nll(model, x, k=nll_k, binarization=binarization, seed=seed, progress=progress, labels=y)
         result["metrics"].update({k: v for k, v in nll.items() if k in ("nll", "nll_bits_per_dim", "neg_elbo")})
         result["nll"] = nll
         result["rows"] += _rows(result["metrics"], ["nll"], None)

@@ -44,8 +44,14 @@ def likelihood_kind(model) -> str:
     raise GenzooError(f"{type(model).__name__} has neither log_prob nor log_importance_weights: no NLL")
 
 
+def _extra(labels: torch.Tensor | None) -> tuple:
+    # Class-conditional models take the labels as the next positional argument.
+    return () if labels is None else (labels,)
+
+
 @torch.no_grad()
-def iwae_log_likelihood(model, x: torch.Tensor, k: int, k_chunk: int = 500) -> torch.Tensor:
+def iwae_log_likelihood(model, x: torch.Tensor, k: int, k_chunk: int = 500,
+                        labels: torch.Tensor | None = None) -> torch.Tensor:
     """IWAE_k estimate of log p(x), (B,), drawing the k samples ``k_chunk`` at a time.
 
     Chunks are combined with a running logsumexp, so k = 5000 needs only k_chunk samples in memory.
@@ -54,18 +60,18 @@ def iwae_log_likelihood(model, x: torch.Tensor, k: int, k_chunk: int = 500) -> t
     done = 0
     while done < k:
         kc = min(k_chunk, k - done)
-        w = model.log_importance_weights(x, kc).double()  # (B, kc)
+        w = model.log_importance_weights(x, kc, *_extra(labels)).double()  # (B, kc)
         lse = torch.logaddexp(lse, torch.logsumexp(w, dim=1))
         done += kc
     return lse - math.log(k)
 
 
 @torch.no_grad()
-def elbo(model, x: torch.Tensor) -> torch.Tensor:
+def elbo(model, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """The ELBO per example, (B,): ``model.elbo`` when present, else one importance weight."""
     if hasattr(model, "elbo"):
-        return model.elbo(x).double()
-    return model.log_importance_weights(x, 1)[:, 0].double()
+        return model.elbo(x, *_extra(labels)).double()
+    return model.log_importance_weights(x, 1, *_extra(labels))[:, 0].double()
 
 
 @torch.no_grad()
@@ -78,11 +84,13 @@ def evaluate_nll(
     seed: int = 0,
     k_chunk: int | None = None,
     progress: bool = True,
+    labels: torch.Tensor | None = None,
 ) -> dict:
     """NLL of ``model`` on the images ``x`` (N, C, H, W) in [0, 1], in nats and bits/dim.
 
     Exact when the model has ``log_prob``; otherwise the IWAE bound with ``k`` samples (an upper
     bound on the NLL) and the negative ELBO. The binarization applied to ``x`` is recorded.
+    ``labels`` (N,) are passed on to class-conditional models.
     """
     from tqdm.auto import tqdm
 
@@ -96,11 +104,12 @@ def evaluate_nll(
     total_ll, total_elbo = 0.0, 0.0
     for i in tqdm(range(0, len(xb), batch_size), desc=f"nll ({kind})", disable=not progress, leave=False):
         batch = xb[i : i + batch_size]
+        y = None if labels is None else labels[i : i + batch_size]
         if kind == "exact":
-            total_ll += float(model.log_prob(batch).double().sum())
+            total_ll += float(model.log_prob(batch, *_extra(y)).double().sum())
         else:
-            total_ll += float(iwae_log_likelihood(model, batch, k, k_chunk).sum())
-            total_elbo += float(elbo(model, batch).sum())
+            total_ll += float(iwae_log_likelihood(model, batch, k, k_chunk, y).sum())
+            total_elbo += float(elbo(model, batch, y).sum())
     n = len(xb)
     nll = -total_ll / n
     out = {

@@ -59,7 +59,7 @@ def median_bandwidth(x: torch.Tensor, y: torch.Tensor, max_points: int = 2000) -
 MMD_SCALES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
-def mmd(x: torch.Tensor, y: torch.Tensor, bandwidth: float | None = None, max_points: int = 5000,
+def mmd(x: torch.Tensor, y: torch.Tensor, bandwidth: float | None = None, max_points: int = 2000,
         seed: int = 0) -> float:
     """Unbiased MMD^2 with a Gaussian kernel exp(-|a - b|^2 / (2 h^2)).
 
@@ -119,7 +119,7 @@ class MMD(Metric):
 
     name = "mmd"
 
-    def __init__(self, bandwidth: float | None = None, max_points: int = 5000, seed: int = 0) -> None:
+    def __init__(self, bandwidth: float | None = None, max_points: int = 2000, seed: int = 0) -> None:
         super().__init__(None)
         self.bandwidth, self.max_points, self.seed = bandwidth, max_points, seed
         self._store = {"real": [], "fake": []}
