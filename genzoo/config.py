@@ -39,6 +39,8 @@ class TrainConfig:
     micro_batches: int = 1  # split each rank's batch, accumulating gradients (batch norm sees each part alone)
     compile: bool = False  # torch.compile the model; checked against eager gradients on the first step
     channels_last: bool = False  # NHWC memory layout for convolutional models
+    stream_above_mb: float = 2048.0  # image folders larger than this (as float32) stream from disk
+    data_workers: int = 2  # DataLoader worker processes for a streamed folder
     eval_every: int = 0  # evaluate every N steps (0: never); see genzoo.metrics
     eval_metrics: str = ""  # comma-separated metric names for periodic evaluation
     eval_n: int = 2000

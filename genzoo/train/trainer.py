@@ -40,6 +40,7 @@ from .distributed import DistInfo, dist_info, init_process_group, select_device
 from .ema import EMA
 from .logger import ScalarLogger
 from .sampler import InMemoryBatches
+from .streaming import FolderImages, StreamingBatches, plan_streaming
 
 
 def new_run_dir(out: str | Path, model: str, data: str) -> Path:
@@ -74,6 +75,9 @@ class Trainer:
         tc = config.train
         self.device = select_device(tc.device, self.info)
         init_process_group(self.info, self.device)
+        self.stream: FolderImages | None = None
+        if data is None and (planned := plan_streaming(config.data, tc.stream_above_mb)) is not None:
+            data, self.stream = planned  # a big image folder: a preview here, batches from disk
         self.data = data if data is not None else load_dataset(config.data, "train")
         if tc.precision == "fp16" and self.device.type != "cuda":
             raise ConfigError("train.precision=fp16 needs a GPU; use bf16 or fp32 on the CPU")
@@ -105,10 +109,18 @@ class Trainer:
         self.forwards: list[torch.nn.Module] | None = None  # per group: the (DDP-wrapped, compiled) model
         self.compiled: torch.nn.Module | None = None
         self.ema = EMA(self.model, tc.ema) if tc.ema > 0 else None
-        self.batches = InMemoryBatches(
-            self.data, tc.batch_size, tc.seed, self.device, self.info.rank, self.info.world_size,
-            dynamic_binarize=config.data.binarize == "dynamic", channels_last=tc.channels_last,
-        )
+        dynamic = config.data.binarize == "dynamic"
+        if self.stream is not None:
+            self.batches = StreamingBatches(
+                self.stream, tc.batch_size, tc.seed, self.device, self.info.rank, self.info.world_size,
+                dynamic_binarize=dynamic, channels_last=tc.channels_last, workers=tc.data_workers,
+                labelled=self.data.num_classes > 0,
+            )
+        else:
+            self.batches = InMemoryBatches(
+                self.data, tc.batch_size, tc.seed, self.device, self.info.rank, self.info.world_size,
+                dynamic_binarize=dynamic, channels_last=tc.channels_last,
+            )
         fixed = torch.Generator().manual_seed(tc.seed + 1)
         self.fixed_z = self.model.latent(tc.grid_size, fixed)
         self.fixed_labels = (
