@@ -93,6 +93,15 @@ def test_evaluate_toy_run_writes_metrics_json(tmp_path, monkeypatch):
     assert "modes_covered" in table and "real-data floor" in table
 
 
+def test_evaluate_command_dispatches(tmp_path, monkeypatch):
+    run = _toy_run(tmp_path, monkeypatch, _RingModel())
+    assert ev.evaluate_command(run, n=500, metrics="modes", progress=False)["metrics"]["modes_covered"] == 8
+    floor = ev.evaluate_command(real=True, data="8gaussians", n=500, metrics="modes", progress=False)
+    assert floor["metrics"]["modes_covered"] == 8
+    with pytest.raises(GenzooError, match="neither a run folder"):
+        ev.evaluate_command(tmp_path / "missing")
+
+
 def test_periodic_evaluator_on_toy_data():
     evaluate = ev.make_periodic_evaluator("modes,mmd", n=1000, data="8gaussians")
     good, bad = evaluate(_RingModel(1)), evaluate(_RingModel(4))

@@ -364,6 +364,33 @@ def evaluate_folder(
     return result
 
 
+def evaluate_command(
+    target: str | Path | None = None,
+    real: bool = False,
+    data: str = "mnist",
+    n: int = 10_000,
+    metrics: str | list[str] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    **kwargs,
+) -> dict:
+    """What ``genzoo evaluate`` does: a run folder, a folder of images, or (``real``) the floor.
+
+    ``target`` with a ``config.yaml`` is a run (``evaluate_run``); any other folder is read as
+    images (``evaluate_folder``, against ``data``). Extra keyword arguments go to that function.
+    """
+    if real:
+        return evaluate_real(data, n, metrics, seed, progress, **kwargs)
+    if target is None:
+        raise GenzooError("evaluate needs a run folder, a folder of images, or --real")
+    path = Path(target)
+    if (path / "config.yaml").is_file():
+        return evaluate_run(path, n, metrics, seed, progress=progress, **kwargs)
+    if path.is_dir():
+        return evaluate_folder(path, data, n, metrics, seed, progress, **kwargs)
+    raise GenzooError(f"{path} is neither a run folder (with config.yaml) nor a folder of images")
+
+
 # ---------------------------------------------------------------- presentation and the trainer hook
 
 
