@@ -83,6 +83,24 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0, help="seed of the noise shared by the grid")
     v.add_argument("--out", default=None, help="PNG path (default RUN/traversal.png)")
 
+    ip = _sub(sub, "inpaint", "complete the hidden part of an image (autoregressive and VAE-family models)",
+              "genzoo inpaint runs/pixelcnn-mnist-001 --image 7 --mask bottom --n 8")
+    ip.add_argument("run")
+    ip.add_argument("--image", required=True, help="a test-set index of the run's dataset, or an image file")
+    ip.add_argument("--mask", default="bottom", help="hidden region: top|bottom|left|right|centre, or a PNG (dark = hidden)")
+    ip.add_argument("--n", type=int, default=8, help="completions to draw")
+    ip.add_argument("--seed", type=int, default=0)
+    ip.add_argument("--out", default=None, help="PNG path (default RUN/inpaint.png)")
+
+    la = _sub(sub, "latent", "pictures of an encoder's latent space: 2-D manifold, test-set scatter, traversals",
+              "genzoo latent runs/conv-vae-mnist-001 --kind manifold --n 15")
+    la.add_argument("run")
+    la.add_argument("--kind", choices=["manifold", "scatter", "traverse", "interpolate"], default="manifold")
+    la.add_argument("--n", type=int, default=15, help="grid side (manifold), steps (traverse, interpolate)")
+    la.add_argument("--image", type=int, default=0, help="test-set index to traverse from / interpolate from")
+    la.add_argument("--to", type=int, default=1, help="test-set index to interpolate to")
+    la.add_argument("--out", default=None, help="PNG path (default RUN/latent-KIND.png)")
+
     d = _sub(sub, "data", "fetch a dataset or describe it", "genzoo data fetch mnist")
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
     f = _sub(dsub, "fetch", "make a dataset present in the cache (verified by checksum)", "genzoo data fetch mnist")
@@ -204,6 +222,60 @@ def cmd_traverse(args) -> None:
     print(out)
 
 
+def _test_set(run: str):
+    from .config import RunConfig
+    from .data import load_dataset
+
+    cfg_file = _run_root(run) / "config.yaml"
+    if not cfg_file.exists():
+        raise GenzooError(f"{run}: no config.yaml next to the model, so its dataset is unknown; give --image FILE")
+    return load_dataset(RunConfig.load(cfg_file).data, "test")
+
+
+def cmd_inpaint(args) -> None:
+    from .models import load
+    from .viz.grid import save_grid
+    from .viz.inpaint import MASKS, inpaint_grid, load_image
+
+    model = load(args.run)
+    if args.mask not in MASKS and args.mask != "center" and not Path(args.mask).is_file():
+        raise GenzooError(f"--mask must be one of {', '.join(MASKS)} or an existing PNG, not {args.mask!r}")
+    label = None
+    if args.image.isdigit():
+        data = _test_set(args.run)
+        if not int(args.image) < len(data.x):
+            raise GenzooError(f"--image {args.image}: the test set has {len(data.x)} images")
+        x = data.x[int(args.image)]
+        label = int(data.y[int(args.image)]) if data.y is not None and getattr(model, "conditional", False) else None
+    else:
+        x = load_image(args.image, model.data_shape)
+    grid = inpaint_grid(model, x, args.mask, args.n, args.seed, label)
+    out = Path(args.out) if args.out else _run_root(args.run) / "inpaint.png"
+    save_grid(grid, out, nrow=len(grid))
+    print(out)
+
+
+def cmd_latent(args) -> None:
+    from .models import load
+    from .viz import latent
+    from .viz.grid import save_grid
+
+    model = load(args.run)
+    out = Path(args.out) if args.out else _run_root(args.run) / f"latent-{args.kind}.png"
+    if args.kind == "manifold":
+        save_grid(latent.manifold(model, args.n).cpu(), out, nrow=args.n)
+    else:
+        data = _test_set(args.run)
+        if args.kind == "scatter":
+            latent.save_code_scatter(model, data.x, data.y, out)
+        elif args.kind == "traverse":
+            save_grid(latent.traverse(model, data.x[args.image : args.image + 1], steps=args.n).cpu(), out, nrow=args.n)
+        else:
+            a, b = data.x[args.image : args.image + 1], data.x[args.to : args.to + 1]
+            save_grid(latent.interpolate_images(model, a, b, args.n).cpu(), out, nrow=args.n)
+    print(out)
+
+
 def cmd_data(args) -> None:
     from . import data
 
@@ -224,6 +296,7 @@ def _run_root(path: str) -> Path:
 COMMANDS = {
     "train": cmd_train, "list": cmd_list, "sample": cmd_sample,
     "interpolate": cmd_interpolate, "traverse": cmd_traverse, "data": cmd_data,
+    "inpaint": cmd_inpaint, "latent": cmd_latent,
 }
 
 

@@ -1,6 +1,11 @@
-"""Latent-space pictures: interpolation between latent points (linear or spherical)."""
+"""Latent-space pictures: interpolation between latent points (linear or spherical), and for models
+with an encoder the 2-D manifold grid, interpolation between two images, single-dimension
+traversals and a scatter of encoded data coloured by label."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 
 from ..errors import GenzooError
@@ -30,3 +35,94 @@ def interpolate(
     else:
         z = slerp(a, b, t)
     return model.sample(rows * steps, z=z.reshape(rows * steps, -1))
+
+
+# -- pictures of a learned encoder's latent space (VAE family) ---------------------------
+PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def _needs_encoder(model: GenerativeModel) -> None:
+    if not hasattr(model, "encode") or not hasattr(model, "decode"):
+        raise GenzooError(f"{model.registry_name} has no encoder and decoder (a VAE-family model has)")
+
+
+@torch.no_grad()
+def encode_mean(model: GenerativeModel, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """The code of each image: the posterior mean mu (VAEs) or E(x) (the AAE), (N, z_dim)."""
+    _needs_encoder(model)
+    x = x.to(model.device)
+    out = model.encode(x, labels) if getattr(model, "conditional", False) else model.encode(x)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _decode(model: GenerativeModel, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    if getattr(model, "conditional", False):
+        labels = labels if labels is not None else torch.zeros(z.shape[0], dtype=torch.long, device=z.device)
+        return model.decode(z, labels.expand(z.shape[0]))
+    return model.decode(z)
+
+
+@torch.no_grad()
+def manifold(model: GenerativeModel, n: int = 15, label: int | None = None) -> torch.Tensor:
+    """Decode an n x n grid of a 2-D latent at Gaussian quantiles (as Kingma & Welling, fig. 4): (n*n, C, H, W).
+
+    Points sit at norm.ppf of evenly spaced probabilities, so each cell covers equal prior mass.
+    """
+    from scipy.stats import norm
+
+    _needs_encoder(model)
+    if model.latent(1) is None or model.latent(1).shape[1] != 2:
+        raise GenzooError(f"the manifold needs a 2-D latent; train with --set model.z_dim=2")
+    q = torch.tensor(norm.ppf(np.linspace(0.05, 0.95, n)), dtype=torch.float32, device=model.device)
+    z = torch.stack([q.repeat(n), q.flip(0).repeat_interleave(n)], 1)  # (n*n, 2): z2 grows upward
+    y = torch.tensor([label], device=model.device) if label is not None else None
+    return _decode(model, z, y)
+
+
+@torch.no_grad()
+def interpolate_images(model: GenerativeModel, a: torch.Tensor, b: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    """Decode ``steps`` codes on the line between the codes of images a and b (1, C, H, W): (steps, C, H, W)."""
+    za, zb = encode_mean(model, a), encode_mean(model, b)
+    t = torch.linspace(0, 1, steps, device=za.device).unsqueeze(1)
+    return _decode(model, za + t * (zb - za))
+
+
+@torch.no_grad()
+def traverse(model: GenerativeModel, x: torch.Tensor, dims: int = 8, steps: int = 10, span: float = 3.0) -> torch.Tensor:
+    """Vary one latent dimension at a time from the code of image x (1, C, H, W) over [-span, span]:
+    one row per dimension, (min(dims, z_dim) * steps, C, H, W)."""
+    z0 = encode_mean(model, x)[0]
+    rows = min(dims, z0.shape[0])
+    z = z0.repeat(rows * steps, 1)
+    values = torch.linspace(-span, span, steps, device=z.device)
+    for d in range(rows):
+        z[d * steps : (d + 1) * steps, d] = values
+    return _decode(model, z)
+
+
+def save_code_scatter(model: GenerativeModel, x: torch.Tensor, labels: torch.Tensor | None, path: str | Path,
+                      size: int = 480, batch: int = 500) -> Path:
+    """Scatter of the codes of images x coloured by label (the first two dimensions; PCA when z_dim > 2)."""
+    from PIL import Image, ImageDraw
+
+    z = torch.cat([encode_mean(model, x[i : i + batch], None if labels is None else labels[i : i + batch]).cpu()
+                   for i in range(0, len(x), batch)])
+    if z.shape[1] > 2:  # project onto the two leading principal axes
+        zc = z - z.mean(0)
+        z = zc @ torch.linalg.svd(zc, full_matrices=False).Vh[:2].T
+    extent = float(z.abs().quantile(0.995)) * 1.1 + 1e-6
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    px = ((z / extent + 1) * 0.5 * (size - 1)).round().numpy()
+    for k, (u, v) in enumerate(px):
+        c = PALETTE[int(labels[k]) % len(PALETTE)] if labels is not None else PALETTE[0]
+        draw.rectangle([u - 1, size - 2 - v, u, size - 1 - v], fill=c)
+    if labels is not None:
+        for k in range(int(labels.max()) + 1):
+            draw.rectangle([6, 6 + 14 * k, 16, 16 + 14 * k], fill=PALETTE[k % len(PALETTE)])
+            draw.text((20, 5 + 14 * k), str(k), fill=(0, 0, 0))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
