@@ -157,6 +157,7 @@ class _ReplayModel(torch.nn.Module):
 
 
 @pytest.mark.mnist
+@pytest.mark.slow  # ~20 s on an idle 2-core machine (reference, floor and two evaluations), far more when shared
 def test_evaluate_run_real_images_score_near_floor_and_noise_far(tmp_path, monkeypatch, metrics_cache):
     train = _mnist("train")
     run = tmp_path / "run"

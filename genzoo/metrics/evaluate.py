@@ -148,11 +148,13 @@ def evaluate_real(
         result["source"] = f"{len(real)} {data} train points vs the test split"
         return result
     extractor = feature_extractor(feature, feature_weights)
-    key = metrics_cache_dir() / f"floor-{data}-n{n}-seed{seed}-{extractor.id}-{'_'.join(sorted(names))}.json"
-    if use_cache and key.is_file():
-        return json.loads(key.read_text())
     ref = reference(extractor, data, "test", use_cache=use_cache, progress=progress)
     real = reference(extractor, data, "train", n=n, seed=seed, use_cache=use_cache, progress=progress)
+    # The data checksums are in the key so a changed dataset never reuses an old floor.
+    sums = f"{ref.info['data_checksum'][:8]}{real.info['data_checksum'][:8]}"
+    key = metrics_cache_dir() / f"floor-{data}-n{n}-seed{seed}-{extractor.id}-{sums}-{'_'.join(sorted(names))}.json"
+    if use_cache and key.is_file():
+        return json.loads(key.read_text())
     # Reuse the cached features instead of re-extracting the training images.
     values = _metrics_from_features(real, ref, names, seed, data)
     result = _result(values, names, None, data=data, n=real.info["n"], seed=seed, extractor=extractor, t0=t0)
