@@ -101,6 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--to", type=int, default=1, help="test-set index to interpolate to")
     la.add_argument("--out", default=None, help="PNG path (default RUN/latent-KIND.png)")
 
+    ev = _sub(sub, "evaluate", "sample-quality and likelihood metrics of a run, a folder of images, or real data",
+              "genzoo evaluate runs/gan-mnist-001 --n 10000 --metrics fid,kid,prdc\n  genzoo evaluate --real --data mnist")
+    ev.add_argument("target", nargs="?", help="a run folder, or a folder of PNG/JPG images")
+    ev.add_argument("--real", action="store_true", help="the real-data floor: training images against the test set")
+    ev.add_argument("--data", default="mnist", help="the reference dataset (default mnist)")
+    ev.add_argument("--n", type=int, default=10_000, help="samples to draw / images to use")
+    ev.add_argument("--metrics", default=None, help="comma-separated: fid,kid,prdc,classifier_score,label_accuracy,nll,modes,mmd")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--nll-k", type=int, default=None, help="importance samples for the IWAE bound (default 5000)")
+    ev.add_argument("--nll-n", type=int, default=None, help="test images for NLL (default all)")
+    ev.add_argument("--feature", choices=["lenet", "inception"], default=None, help="feature network (default lenet)")
+    ev.add_argument("--feature-weights", default=None, help="a local weights file (needed for inception)")
+    ev.add_argument("--no-progress", action="store_true")
+
+    rp = _sub(sub, "report", "write a self-contained report.html for a run (config, curves, grids, metrics)",
+              "genzoo report runs/gan-mnist-001")
+    rp.add_argument("run")
+    rp.add_argument("--out", default=None, help="HTML path (default RUN/report.html)")
+
     d = _sub(sub, "data", "fetch a dataset or describe it", "genzoo data fetch mnist")
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
     f = _sub(dsub, "fetch", "make a dataset present in the cache (verified by checksum)", "genzoo data fetch mnist")
@@ -276,6 +295,27 @@ def cmd_latent(args) -> None:
     print(out)
 
 
+def cmd_evaluate(args) -> None:
+    from .metrics.evaluate import evaluate_command, format_table
+
+    if args.n < 1:
+        raise GenzooError(f"--n must be positive, not {args.n}")
+    extra = {k: v for k, v in (("nll_k", args.nll_k), ("nll_n", args.nll_n), ("feature", args.feature),
+                                ("feature_weights", args.feature_weights)) if v is not None}
+    is_run = args.target is not None and not args.real and (Path(args.target) / "config.yaml").is_file()
+    if not is_run and ({"nll_k", "nll_n"} & set(extra)):
+        raise GenzooError("--nll-k/--nll-n apply to a run folder (likelihood needs the model)")
+    result = evaluate_command(args.target, real=args.real, data=args.data, n=args.n, metrics=args.metrics,
+                              seed=args.seed, progress=not args.no_progress, **extra)
+    print(format_table(result))
+
+
+def cmd_report(args) -> None:
+    from .viz.report import write_report
+
+    print(write_report(args.run, args.out))
+
+
 def cmd_data(args) -> None:
     from . import data
 
@@ -296,7 +336,7 @@ def _run_root(path: str) -> Path:
 COMMANDS = {
     "train": cmd_train, "list": cmd_list, "sample": cmd_sample,
     "interpolate": cmd_interpolate, "traverse": cmd_traverse, "data": cmd_data,
-    "inpaint": cmd_inpaint, "latent": cmd_latent,
+    "inpaint": cmd_inpaint, "latent": cmd_latent, "evaluate": cmd_evaluate, "report": cmd_report,
 }
 
 

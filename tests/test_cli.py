@@ -45,7 +45,8 @@ def test_bad_input_is_one_clear_line(args, needle, tmp_path):
 
 
 def test_every_command_has_help_with_an_example():
-    for cmd in (["train"], ["sample"], ["interpolate"], ["list"], ["data", "fetch"], ["data", "info"]):
+    for cmd in (["train"], ["sample"], ["interpolate"], ["list"], ["data", "fetch"], ["data", "info"], ["evaluate"],
+                ["report"], ["inpaint"], ["latent"]):
         r = _run(*cmd, "--help")
         assert r.returncode == 0 and "example:" in r.stdout and "genzoo " + cmd[0] in r.stdout
 
@@ -53,3 +54,20 @@ def test_every_command_has_help_with_an_example():
 def test_list_shows_models_and_datasets():
     r = _run("list")
     assert r.returncode == 0 and "gan" in r.stdout and "vae" in r.stdout and "8gaussians" in r.stdout
+
+
+def test_evaluate_and_report_a_toy_run(tmp_path, capsys):
+    assert main(["train", "gan", "--data", "8gaussians", "--steps", "20", "--out", str(tmp_path), "--no-progress",
+                 "--set", "train.tensorboard=false"]) == 0
+    run = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["evaluate", run, "--n", "500", "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    assert "modes_covered" in table and "mmd" in table
+    import json
+    from pathlib import Path
+
+    result = json.loads((Path(run) / "metrics.json").read_text())
+    assert result["n"] == 500 and "modes_covered" in result["metrics"]
+    assert main(["report", run]) == 0
+    assert (Path(run) / "report.html").stat().st_size > 1000
+    assert main(["evaluate", "--real", "--nll-k", "3"]) == 2  # likelihood options need a run
