@@ -16,6 +16,7 @@ def test_overrides_are_typed():
     cfg = run_config("vae").override(["model.z_dim=2", "train.ema=0.999", "data.binarize=dynamic", "model.hidden=[64,32]"])
     assert cfg.model_config.z_dim == 2 and cfg.train.ema == 0.999
     assert cfg.data.binarize == "dynamic" and cfg.model_config.hidden == (64, 32)
+    assert run_config("vae").override(["model.lr=2e-4"]).model_config.lr == 2e-4  # YAML reads 2e-4 as a string
 
 
 @pytest.mark.parametrize(
