@@ -1,4 +1,10 @@
-"""Process-group facts the trainer needs: rank, world size, device. Set up by torchrun's env vars."""
+"""Process-group facts the trainer needs: rank, world size, device. Set up by torchrun's env vars.
+
+Seeding under torchrun: every rank calls ``torch.manual_seed(train.seed)``, so all ranks start
+with the same weights and the same RNG stream. Training noise is drawn for the global batch
+and each rank keeps its slice (``GenerativeModel.randn``, dynamic binarisation in the batch
+stream), so the streams stay in lockstep and a checkpoint's one RNG state serves every rank.
+"""
 from __future__ import annotations
 
 import os
