@@ -114,3 +114,18 @@ def test_bf16_autocast_trains_and_stays_finite(tmp_path):
     t.fit()
     assert all(torch.isfinite(v).all() for v in t.model.state_dict().values())
     assert t.model.encoder[0][0].weight.dtype == torch.float32  # autocast, not a bf16 copy of the weights
+
+
+def test_periodic_evaluation_is_logged_and_leaves_training_unchanged(tmp_path):
+    import json
+
+    tiny = {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}
+    plain = Trainer(run_config("gan", tiny, data="8gaussians", steps=4), tmp_path / "a", progress=False)
+    plain.fit()
+    evaluated = Trainer(run_config("gan", tiny, data="8gaussians", steps=4, eval_every=2, eval_n=256),
+                        tmp_path / "b", progress=False)
+    evaluated.fit()
+    rows = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if any(k.startswith("eval/") for k in r)]
+    assert [r["step"] for r in evals] == [2, 4] and all(r["train_time"] <= r["time"] for r in evals)
+    _assert_equal(_params(evaluated), _params(plain))  # sampling for evaluation drew nothing from training's RNG

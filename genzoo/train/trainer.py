@@ -131,6 +131,8 @@ class Trainer:
         self._stop_reason: str | None = None
         self._window: list[tuple[int, dict[str, torch.Tensor]]] = []
         self.last_checkpoint: Path | None = None
+        self._evaluator = None  # built on the first evaluation
+        self._eval_seconds = 0.0  # this session's time spent evaluating
 
     # -- set-up helpers -------------------------------------------------------------
     def _grad_only(self, own: set[int] | None) -> None:
@@ -422,15 +424,41 @@ class Trainer:
             if bar is not None:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in list(means.items())[:4]}, refresh=False)
 
+    def _sampling_model(self) -> GenerativeModel:
+        """The model to sample from: a copy with the EMA weights when EMA is on, else the model itself."""
+        if not self.ema:
+            return self.model
+        model = get_model_class(self.config.model)(self.config.model_config, self.data.shape, self.data.num_classes)
+        model.load_state_dict(self.model.state_dict())
+        self.ema.copy_to(model)
+        return model.to(self.device)
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """``train.eval_metrics`` on ``train.eval_n`` samples (EMA weights when present), logged as ``eval/NAME``."""
+        tc = self.config.train
+        if self._evaluator is None:
+            from ..metrics import make_periodic_evaluator  # loads feature networks: only when asked
+
+            self._evaluator = make_periodic_evaluator(tc.eval_metrics or None, tc.eval_n, self.config.data.name, tc.seed)
+        t0 = time.monotonic()
+        model = self._sampling_model()
+        was_training = model.training
+        # Only rank 0 evaluates: the global RNG must come out as it went in.
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            values = self._evaluator(model)
+        model.train(was_training)
+        self._eval_seconds += time.monotonic() - t0
+        elapsed = self.elapsed_before + self._elapsed_now()
+        # train_time leaves the evaluations out: the figure for time-to-quality.
+        self.logger.log(self.step, {f"eval/{k}": v for k, v in values.items()}, time=round(elapsed, 3),
+                        train_time=round(elapsed - self._eval_seconds, 3))
+        return values
+
     @torch.no_grad()
     def sample_grid(self, path: Path) -> Path:
         """Samples from the fixed noise (with EMA weights when present), as a PNG."""
-        model = self.model
-        if self.ema:
-            model = get_model_class(self.config.model)(self.config.model_config, self.data.shape, self.data.num_classes)
-            model.load_state_dict(self.model.state_dict())
-            self.ema.copy_to(model)
-            model.to(self.device)
+        model = self._sampling_model()
         was_training = model.training
         model.eval()
         g = torch.Generator(device=self.device).manual_seed(self.config.train.seed + 2)
@@ -488,6 +516,8 @@ class Trainer:
                     self._log(bar)
                 if self.step % tc.sample_every == 0 and self.info.is_main:
                     self.sample_grid(self.run_dir / "samples" / f"step_{self.step:08d}.png")
+                if tc.eval_every and self.step % tc.eval_every == 0 and self.info.is_main:
+                    self.evaluate()
                 if self.step % tc.checkpoint_every == 0:
                     self.save_checkpoint()
             self._log(bar)
