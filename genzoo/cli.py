@@ -202,7 +202,7 @@ def cmd_sample(args) -> None:
         labels = torch.full((args.n,), args.label, dtype=torch.long)
     x = model.sample(args.n, torch.Generator().manual_seed(args.seed), labels=labels)
     out = Path(args.out) if args.out else _run_root(args.run) / "sample.png"
-    save_samples(x, out)
+    save_samples(x, out, **_toy_reference(args.run) if x.dim() == 2 else {})
     if args.npz:
         import numpy as np
 
@@ -326,6 +326,18 @@ def cmd_data(args) -> None:
         print(json.dumps(data.info(args.name, args.path), indent=2))
     else:
         raise GenzooError("genzoo data needs an action: fetch or info")
+
+
+def _toy_reference(run: str) -> dict:
+    """The run's 2-D training data and mode centres, drawn behind toy samples (empty if unknown)."""
+    from .config import RunConfig
+    from .data import load_dataset
+
+    cfg_file = _run_root(run) / "config.yaml"
+    if not cfg_file.is_file():
+        return {}
+    data = load_dataset(RunConfig.load(cfg_file).data, "train")
+    return {"reference": data.x[:5000], "modes": data.modes}
 
 
 def _run_root(path: str) -> Path:
