@@ -195,8 +195,8 @@ def cmd_sample(args) -> None:
         raise GenzooError(f"--n must be positive, not {args.n}")
     labels = None
     if args.label is not None:
-        if not model.num_classes:
-            raise GenzooError(f"{args.run}: this model has no labels; drop --label")
+        if not (model.conditional and model.num_classes):
+            raise GenzooError(f"{args.run}: {model.registry_name} is not class-conditional; drop --label")
         if not 0 <= args.label < model.num_classes:
             raise GenzooError(f"--label must be in 0..{model.num_classes - 1}, not {args.label}")
         labels = torch.full((args.n,), args.label, dtype=torch.long)

@@ -295,7 +295,8 @@ def evaluate_run(
     model = genzoo.load(run / "model")
     toy = len(getattr(model, "data_shape", ())) == 1
     names = parse_metrics(metrics, toy)
-    num_classes = int(getattr(model, "num_classes", 0) or 0)
+    # Only class-conditional models are sampled per label (every model knows the dataset's classes).
+    num_classes = int(getattr(model, "num_classes", 0) or 0) if getattr(model, "conditional", False) else 0
     labels = None
     if num_classes and not toy:
         labels = torch.arange(n) % num_classes

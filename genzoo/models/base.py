@@ -70,6 +70,9 @@ class GenerativeModel(nn.Module):
 
     Config: ClassVar[type]
     registry_name: ClassVar[str] = ""
+    # Whether sample() draws for given labels (class-conditional models). Every model is told the
+    # dataset's num_classes; only conditional ones use labels, and only they take --label.
+    conditional: bool = False
 
     def __init__(self, config: Any, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()

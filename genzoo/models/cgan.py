@@ -34,6 +34,8 @@ from .base import Batch
 class ConditionalGAN(AdversarialModel):
     """Class-conditional GAN (Mirza & Osindero 2014), with an optional projection discriminator."""
 
+    conditional = True
+
     uses_labels = True
 
     @dataclass(frozen=True)

@@ -124,7 +124,7 @@ class Trainer:
         fixed = torch.Generator().manual_seed(tc.seed + 1)
         self.fixed_z = self.model.latent(tc.grid_size, fixed)
         self.fixed_labels = (
-            torch.arange(tc.grid_size, device=self.device) % self.model.num_classes if self.model.num_classes else None
+            torch.arange(tc.grid_size, device=self.device) % self.model.num_classes if self.model.conditional and self.model.num_classes else None
         )
         self.step, self.elapsed_before = 0, 0.0
         self.progress = progress and self.info.is_main
