@@ -19,6 +19,8 @@ def test_train_sample_interpolate_round_trip(tmp_path, capsys):
     assert main(["sample", run, "--n", "16", "--out", str(tmp_path / "g.png"), "--npz", str(tmp_path / "s.npz")]) == 0
     assert (tmp_path / "g.png").stat().st_size > 100 and (tmp_path / "s.npz").exists()
     assert main(["interpolate", run, "--rows", "2", "--steps", "5", "--method", "linear"]) == 0
+    assert main(["sample", run, "--label", "3"]) == 2  # the VAE is not class-conditional
+    assert "not class-conditional" in capsys.readouterr().err
     assert (tmp_path / "vae-digits-001" / "interpolation.png").exists()
     # --resume continues to a larger step budget
     assert main(["train", "--resume", run, "--steps", "40", "--no-progress"]) == 0
