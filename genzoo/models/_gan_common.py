@@ -39,6 +39,7 @@ class GANConfig:
     lr: float | None = None
     betas: tuple[float, float] | None = None
     d_steps: int | None = None  # discriminator (critic) steps per generator step
+    penalty_weight: float = 10.0  # lambda of wgan-gp's gradient penalty
     instance_noise: float = 0.0  # initial std of the noise added to D's inputs; 0 turns it off
     instance_noise_steps: int = 10_000  # steps over which it anneals linearly to 0
 
@@ -65,27 +66,27 @@ class FamilyConfig(ConvConfig):
 class AdversarialModel(GenerativeModel):
     """Base class of the GAN family: optimizer groups, the standard D/G step, clipping, health."""
 
-    # Models that do not use the data's labels report num_classes = 0, so that nothing (the
-    # trainer's progress grid, `genzoo sample --label`, the evaluation) passes them labels.
-    uses_labels: ClassVar[bool] = False
     # The model's own optimisation defaults, used where neither config nor objective says.
     default_optim: ClassVar[dict] = {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "d_steps": 1}
 
     def __init__(self, config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
-        if not self.uses_labels:
-            self.num_classes = 0
-        self.objective = get_objective(config.loss)
+        self.objective = get_objective(config.loss, config.penalty_weight)
         if config.instance_noise < 0 or config.instance_noise_steps < 1:
             raise ConfigError("model.instance_noise must be >= 0 and model.instance_noise_steps >= 1")
 
     # -- optimisation -------------------------------------------------------------------
     def optim_setting(self, key: str):
-        """The config's value for ``key``, else the objective's recommendation, else the model default."""
+        """The config's value for ``key``, else the objective's recommendation, else the model default.
+
+        The tutorials train the ``mnist`` conv layout with Adam 1e-3 (beta1 0.5): at Radford et
+        al.'s 2e-4 its discriminator wins outright within 100 steps, so that layout defaults to 1e-3.
+        """
         value = getattr(self.config, key, None)
         if value is not None:
             return value
-        return self.objective.recommended.get(key, self.default_optim[key])
+        default = 1e-3 if key == "lr" and self.layout == "mnist" else self.default_optim[key]
+        return self.objective.recommended.get(key, default)
 
     def generator_parameters(self) -> list:
         return list(self.G.parameters())
@@ -114,9 +115,14 @@ class AdversarialModel(GenerativeModel):
         return requested
 
     # -- networks -------------------------------------------------------------------------
+    layout: str | None = None  # the resolved conv layout (None for MLP bodies)
+
     def resolve_arch(self) -> str:
         """``config.arch`` resolved for the data (models without the field are convolutional)."""
-        return resolve_arch(getattr(self.config, "arch", "conv"), self.data_shape)
+        arch = resolve_arch(getattr(self.config, "arch", "conv"), self.data_shape)
+        if arch == "conv":
+            self.layout = resolve_layout(self.config.layout, self.data_shape)
+        return arch
 
     def build_generator(self, arch: str, in_dim: int) -> nn.Module:
         """G for ``arch``: the conv layouts of :mod:`.nets`, or an MLP (batch norm on images)."""
@@ -125,13 +131,19 @@ class AdversarialModel(GenerativeModel):
             return ConvGenerator(in_dim, self.data_shape, c.layout, c.width, c.depth)
         return MLPGenerator(in_dim, self.data_shape, tuple(c.g_hidden), batch_norm=self.is_image)
 
-    def build_body(self, arch: str, extra_in: int = 0) -> nn.Module:
-        """A discriminator (or encoder) body for ``arch``, with ``extra_in`` extra inputs (label planes)."""
+    def build_body(self, arch: str, extra_in: int = 0, noise: tuple[float, float] = (0.0, 0.0)) -> nn.Module:
+        """A discriminator (or encoder) body for ``arch``, with ``extra_in`` extra inputs (label planes);
+        ``noise``: Gaussian noise layers of the MLP body (input std, hidden std)."""
         c = self.config
         if arch == "conv":
             layout = resolve_layout(c.layout, self.data_shape)
             return ConvBody(self.data_shape, layout, c.width, c.depth, self.d_norm(layout), extra_channels=extra_in)
-        return MLPBody(self.data_dim, tuple(c.d_hidden), extra_in)
+        return MLPBody(self.data_dim, tuple(c.d_hidden), extra_in, noise)
+
+    @property
+    def d_batch_norm(self) -> bool:
+        """Whether D normalises over the batch (then G's step feeds D real and fake together too)."""
+        return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
 
     # -- the pieces of a step -----------------------------------------------------------
     def instance_noise_std(self) -> float:
@@ -205,7 +217,9 @@ class AdversarialModel(GenerativeModel):
             aux = self.auxiliary(feats[B:], z) if feats is not None else {}
         elif group == "generator":
             fake = self.perturb(self.generate(z, y))
-            if self.objective.uses_real_in_generator:
+            if self.objective.uses_real_in_generator or self.d_batch_norm:
+                # With batch norm in D, a fake-only batch would be normalised differently from the
+                # mixed batch D was trained on; G must see the D that D's own step shaped.
                 d, feats = self.discriminate(torch.cat([self.perturb(x), fake]), y2)
                 D_real, D_fake, feats = d[:B], d[B:], (feats[B:] if feats is not None else None)
             else:

@@ -36,8 +36,6 @@ class ConditionalGAN(AdversarialModel):
 
     conditional = True
 
-    uses_labels = True
-
     @dataclass(frozen=True)
     class Config(FamilyConfig):
         conditioning: str = "projection"  # projection | concat
@@ -57,6 +55,9 @@ class ConditionalGAN(AdversarialModel):
         self.D = nn.ModuleDict({"body": body, "head": nn.Linear(body.out_dim, 1)})
         if not concat:
             self.D["embed"] = nn.Embedding(K, body.out_dim)
+            # Scaled like a linear layer's weights: nn.Embedding's N(0, 1) against ~1000 unnormalised
+            # features starts D's logits in the tens and D wins at once.
+            nn.init.normal_(self.D["embed"].weight, std=body.out_dim**-0.5)
 
     def training_labels(self, batch: Batch) -> torch.Tensor:
         if batch.y is None:

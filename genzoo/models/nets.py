@@ -161,12 +161,31 @@ class ConvBody(nn.Module):
         return self.net(h)
 
 
-class MLPBody(nn.Module):
-    """Data (B, ...) -> features (B, hidden[-1]): a leaky-ReLU MLP discriminator body (inputs flattened)."""
+class GaussianNoise(nn.Module):
+    """Adds N(0, std^2) noise in training mode only (Salimans et al. 2016's regulariser of D)."""
 
-    def __init__(self, in_dim: int, hidden: tuple[int, ...], extra_in: int = 0) -> None:
+    def __init__(self, std: float) -> None:
         super().__init__()
-        self.net = mlp([in_dim + extra_in, *hidden], activation=leaky(0.2), last_activation=True)
+        self.std = std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
+
+
+class MLPBody(nn.Module):
+    """Data (B, ...) -> features (B, hidden[-1]): a leaky-ReLU MLP discriminator body (inputs flattened).
+
+    ``noise`` = (input std, hidden std) adds Gaussian noise to the input and after every hidden
+    layer while training (0, 0: none).
+    """
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], extra_in: int = 0,
+                 noise: tuple[float, float] = (0.0, 0.0)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [GaussianNoise(noise[0])] if noise[0] > 0 else []
+        for a, b in zip([in_dim + extra_in, *hidden[:-1]], hidden):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)] + ([GaussianNoise(noise[1])] if noise[1] > 0 else [])
+        self.net = nn.Sequential(*layers)
         self.out_dim = hidden[-1]
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:

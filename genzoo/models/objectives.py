@@ -29,12 +29,16 @@ def register_objective(name: str):
     return wrap
 
 
-def get_objective(name: str) -> "GANObjective":
-    """A fresh objective instance by name; a ConfigError lists the known names otherwise."""
+def get_objective(name: str, penalty_weight: float = 10.0) -> "GANObjective":
+    """A fresh objective instance by name; a ConfigError lists the known names otherwise.
+
+    ``penalty_weight`` is the lambda of a gradient penalty (``wgan-gp``); other objectives ignore it.
+    """
     try:
-        return _OBJECTIVES[name]()
+        cls = _OBJECTIVES[name]
     except KeyError:
         raise ConfigError(f"unknown GAN loss {name!r}; known: {', '.join(sorted(_OBJECTIVES))}") from None
+    return cls(penalty_weight)
 
 
 def objective_names() -> list[str]:
@@ -57,6 +61,11 @@ class GANObjective:
     allows_batch_norm: ClassVar[bool] = True  # False where a per-example gradient penalty is taken
     # The paper's optimisation settings; a model uses them for whatever its config leaves unset.
     recommended: ClassVar[dict] = {}
+
+    def __init__(self, penalty_weight: float = 10.0) -> None:
+        if penalty_weight < 0:
+            raise ConfigError(f"the gradient penalty's weight must be >= 0, not {penalty_weight}")
+        self.penalty_weight = penalty_weight
 
     def discriminator(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -148,13 +157,13 @@ class WassersteinGP(Wasserstein):
     """Gulrajani et al. (2017), "Improved Training of Wasserstein GANs": a gradient penalty instead of clipping.
 
     lambda E[(|grad_x f(x_hat)|_2 - 1)^2] on x_hat = eps x + (1 - eps) G(z), eps ~ U(0, 1) per
-    example, with lambda = 10; Adam 1e-4, betas (0.5, 0.9), 5 critic steps. The penalty is per
-    example, so the critic must not use batch norm (layer norm or none instead).
+    example, with lambda = 10 (``penalty_weight``; the authors' own toy-data code uses 0.1);
+    Adam 1e-4, betas (0.5, 0.9), 5 critic steps. The penalty is per example, so the critic must
+    not use batch norm (layer norm or none instead).
     """
 
     clip = None
     allows_batch_norm = False
-    weight: ClassVar[float] = 10.0
     recommended = {"optimizer": "adam", "lr": 1e-4, "betas": (0.5, 0.9), "d_steps": 5}
 
     def penalty(self, critic, real, fake):
@@ -170,7 +179,7 @@ class WassersteinGP(Wasserstein):
         out = critic(*x_hat)
         grads = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
         norm = torch.cat([g.flatten(1) for g in grads], dim=1).norm(2, dim=1)  # (B,)
-        return self.weight * (norm - 1).pow(2).mean()
+        return self.penalty_weight * (norm - 1).pow(2).mean()
 
 
 @register_objective("hinge")

@@ -37,6 +37,36 @@ def interpolate(
     return model.sample(rows * steps, z=z.reshape(rows * steps, -1))
 
 
+@torch.no_grad()
+def code_traversal(
+    model: GenerativeModel, code: int = 0, steps: int = 10, span: float = 2.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """InfoGAN's traversal grid: one row per categorical value, one column per value of continuous ``code``.
+
+    The noise z is one draw shared by the whole grid and the other continuous codes are 0, so a
+    row shows what the categorical code selects and a column what the continuous code changes.
+    The code runs over ``steps`` values in [-span, span] (training draws U(-1, 1); the paper
+    shows [-2, 2]). Returns (rows * steps, ...) in row-major order.
+    """
+    cfg = getattr(model, "config", None)
+    if not hasattr(model, "compose") or not hasattr(cfg, "categorical") or not hasattr(cfg, "continuous"):
+        raise GenzooError(f"{model.registry_name or type(model).__name__} has no structured codes to traverse "
+                          "(infogan has)")
+    if cfg.continuous and not 0 <= code < cfg.continuous:
+        raise GenzooError(f"--code must be in 0..{cfg.continuous - 1}, not {code}")
+    if steps < 1:
+        raise GenzooError(f"--steps must be positive, not {steps}")
+    rows = max(cfg.categorical, 1)
+    n = rows * steps
+    z = model.latent(1, generator)[:, : cfg.z_dim].expand(n, -1)  # (n, z_dim), one noise for the grid
+    categorical = torch.arange(rows, device=z.device).repeat_interleave(steps) if cfg.categorical else None
+    continuous = None
+    if cfg.continuous:
+        continuous = torch.zeros(n, cfg.continuous, device=z.device)
+        continuous[:, code] = torch.linspace(-span, span, steps, device=z.device).repeat(rows)
+    return model.sample(n, z=model.compose(z, categorical, continuous))
+
+
 # -- pictures of a learned encoder's latent space (VAE family) ---------------------------
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]

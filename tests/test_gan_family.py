@@ -1,0 +1,381 @@
+"""The GAN family: objectives, instance noise, health warnings, the models' own behaviour, and learning.
+
+Learning tests assert numbers on 8gaussians (modes covered, high-quality fraction) and on MNIST
+(the pinned LeNet labels conditional samples; InfoGAN's code predicts the digit under the best
+one-to-one mapping). Each budget is stated next to its assertion.
+"""
+import json
+
+import pytest
+import torch
+from scipy.optimize import linear_sum_assignment
+
+import genzoo
+from genzoo.cli import main
+from genzoo.data import DataConfig, load_dataset
+from genzoo.errors import ConfigError, GenzooError
+from genzoo.metrics.toy import mode_metrics
+from genzoo.models.base import Batch
+from genzoo.models.objectives import get_objective, objective_names
+from genzoo.models.ssgan import labelled_subset
+from genzoo.registry import get_model_class
+from genzoo.train import Trainer
+from genzoo.viz.latent import code_traversal
+from helpers import run_config
+
+
+def _model(name, data_shape=(2,), num_classes=0, **cfg):
+    cls = get_model_class(name)
+    return cls(cls.Config(**cfg), data_shape, num_classes)
+
+
+# ---------------------------------------------------------------- objectives
+
+
+def test_every_objective_is_registered():
+    assert set(objective_names()) >= {"minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge", "softmax"}
+    with pytest.raises(ConfigError, match="unknown GAN loss 'nope'.*wgan-gp"):
+        get_objective("nope")
+
+
+def test_objective_values_at_known_points():
+    r, f = torch.tensor([1.0, 1.0]), torch.tensor([0.0, 0.0])
+    assert float(get_objective("lsgan").discriminator(r, f)) == 0.0  # D exactly on its targets
+    assert float(get_objective("lsgan").generator(torch.ones(3))) == 0.0
+    assert float(get_objective("wgan").discriminator(torch.tensor([3.0]), torch.tensor([1.0]))) == -2.0
+    assert float(get_objective("hinge").discriminator(torch.tensor([1.5]), torch.tensor([-1.0]))) == 0.0
+    assert float(get_objective("hinge").discriminator(torch.tensor([0.0]), torch.tensor([0.0]))) == 2.0
+    # Softmax GAN: equal scores everywhere give log(|B|) for D and G alike.
+    s = get_objective("softmax")
+    z = torch.zeros(4)
+    assert abs(float(s.discriminator(z, z)) - torch.log(torch.tensor(8.0)).item()) < 1e-6
+    assert abs(float(s.generator(z, z)) - torch.log(torch.tensor(8.0)).item()) < 1e-6
+    with pytest.raises(ValueError, match="needs d_real"):
+        s.generator(z)
+
+
+def test_gradient_penalty_is_zero_for_a_unit_lipschitz_critic_and_pulls_others_to_one():
+    gp = get_objective("wgan-gp")
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    w = torch.tensor([0.6, 0.8])
+    assert float(gp.penalty(lambda v: v @ w, real, fake)) == pytest.approx(0.0, abs=1e-10)
+    w = torch.tensor([3.0, 4.0], requires_grad=True)  # |grad| = 5: penalty 10 * (5 - 1)^2
+    p = gp.penalty(lambda v: v @ w, real, fake)
+    assert float(p.detach()) == pytest.approx(160.0)
+    p.backward()
+    torch.testing.assert_close(w.grad, torch.tensor([48.0, 64.0]))
+    # Joint inputs (BiGAN's (x, z)): the norm is over both parts together.
+    p = gp.penalty(lambda a, b: a @ torch.tensor([0.6, 0.0]) + b @ torch.tensor([0.8]), (real, real[:, :1]),
+                   (fake, fake[:, :1]))
+    assert float(p) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_accuracy_uses_the_objectives_threshold():
+    r, f = torch.tensor([0.6, 0.7]), torch.tensor([0.4, 0.45])
+    assert float(get_objective("lsgan").accuracy(r, f)) == 1.0  # threshold 0.5
+    assert float(get_objective("nonsaturating").accuracy(r, f)) == 0.5  # logits: all > 0
+    assert float(get_objective("wgan").accuracy(r + 10, f + 10)) == 1.0  # critic: the midpoint
+
+
+def test_paper_settings_apply_unless_the_config_says_otherwise():
+    groups = _model("dcgan", (1, 28, 28), loss="wgan").optimizer_groups()
+    d = groups[0]
+    assert (d.optimizer, d.lr, d.steps) == ("rmsprop", 5e-5, 5)
+    d = _model("dcgan", (1, 28, 28), loss="wgan-gp").optimizer_groups()[0]
+    assert (d.optimizer, d.lr, d.betas, d.steps) == ("adam", 1e-4, (0.5, 0.9), 5)
+    d = _model("dcgan", (1, 28, 28), loss="wgan-gp", lr=3e-4, d_steps=2).optimizer_groups()[0]
+    assert (d.lr, d.steps) == (3e-4, 2)
+    d = _model("dcgan", (3, 32, 32)).optimizer_groups()[0]
+    assert (d.optimizer, d.lr, d.betas, d.steps) == ("adam", 2e-4, (0.5, 0.999), 1)  # Radford et al.
+    assert _model("dcgan", (1, 28, 28)).optimizer_groups()[0].lr == 1e-3  # the tutorials' MNIST network
+    d = _model("gan", (1, 8, 8)).optimizer_groups()[0]
+    assert (d.lr, d.betas) == (1e-3, (0.9, 0.999))  # the tutorial's
+
+
+def test_wgan_clips_every_critic_weight_after_its_step(tmp_path):
+    trainer = Trainer(run_config("dcgan", {"z_dim": 8, "width": 8, "loss": "wgan"}, steps=2), tmp_path, progress=False)
+    trainer.fit()
+    assert all(float(p.detach().abs().max()) <= 0.01 for p in trainer.model.D.parameters())
+    assert any(float(p.detach().abs().max()) > 0.01 for p in trainer.model.G.parameters())
+
+
+def test_gradient_penalty_rules_out_batch_norm_in_the_critic():
+    m = _model("dcgan", (3, 32, 32), loss="wgan-gp", width=8)
+    assert not any(isinstance(x, torch.nn.BatchNorm2d) for x in m.D.modules())
+    assert any(isinstance(x, torch.nn.GroupNorm) for x in m.D.modules())
+    with pytest.raises(ConfigError, match="d_norm=layer or none"):
+        _model("dcgan", (3, 32, 32), loss="wgan-gp", d_norm="batch")
+
+
+# ---------------------------------------------------------------- instance noise and health
+
+
+def test_instance_noise_anneals_to_zero():
+    m = _model("gan", (2,), instance_noise=0.5, instance_noise_steps=100)
+    x = torch.zeros(4000, 2)
+    m.global_step = 0
+    assert float(m.perturb(x).std()) == pytest.approx(0.5, rel=0.05)
+    m.global_step = 50
+    assert float(m.perturb(x).std()) == pytest.approx(0.25, rel=0.05)
+    m.global_step = 100
+    assert torch.equal(m.perturb(x), x)
+    assert torch.equal(_model("gan", (2,)).perturb(x), x)  # off by default
+
+
+def test_health_names_a_discriminator_that_wins_or_stopped_learning():
+    m = _model("gan", (2,))
+    assert m.health({"d_accuracy": 0.75, "d_real": 0.8, "d_fake": -0.7}) is None
+    assert "pinned at 1.000" in m.health({"d_accuracy": 1.0, "d_real": 9.0, "d_fake": -9.0})
+    assert "same score" in m.health({"d_accuracy": 0.5, "d_real": 0.013, "d_fake": 0.013})
+    # A WGAN critic separating the two is no warning: its accuracy has no fixed threshold.
+    assert _model("gan", (2,), loss="wgan").health({"d_accuracy": 1.0, "d_real": 0.1, "d_fake": -0.1}) is None
+
+
+def test_a_discriminator_that_wins_is_reported_in_the_log(tmp_path, capsys):
+    # A generator that cannot move (its optimizer's learning rate set to 0) against a D with 2 steps
+    # per iteration: D soon separates real from fake every time.
+    cfg = run_config("gan", {"z_dim": 2, "g_hidden": [4], "d_hidden": [64], "d_steps": 2, "lr": 3e-3},
+                     "8gaussians", steps=80, batch_size=64, log_every=20)
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    for g in trainer.optimizers[1].param_groups:
+        g["lr"] = 0.0
+    trainer.fit()
+    lines = [json.loads(s) for s in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert any("pinned" in r.get("warning", "") for r in lines), lines[-1]
+    assert "pinned" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the models' own behaviour
+
+
+def test_dcgan_layouts():
+    m = _model("dcgan", (1, 28, 28))  # the tutorials' MNIST network
+    names = [type(x).__name__ for x in m.D[0].net]
+    assert names == ["Conv2d", "Identity", "LeakyReLU", "MaxPool2d", "Conv2d", "Identity", "LeakyReLU", "MaxPool2d",
+                     "Flatten", "Linear", "LeakyReLU"]
+    assert [x.out_channels for x in m.D[0].net if isinstance(x, torch.nn.Conv2d)] == [32, 64]
+    assert m.D[1].in_features == 1024 and m.G.project[0].out_features == 1024 and m.G.start == (128, 7, 7)
+    assert m.config.z_dim == 96
+    for shape in [(3, 32, 32), (3, 64, 64), (1, 28, 28)]:
+        m = _model("dcgan", shape, layout="allconv", width=8).eval()
+        x = m.sample(3, torch.Generator().manual_seed(0))
+        assert x.shape == (3, *shape) and 0 <= float(x.min()) and float(x.max()) <= 1
+    assert _model("dcgan", (3, 64, 64), layout="allconv").G.start == (512, 4, 4)  # Radford et al.: 4x4x1024 at w=128
+    with pytest.raises(ConfigError, match="need images.*2-D toy data"):
+        _model("dcgan", (2,))
+    with pytest.raises(ConfigError, match="mnist layout needs images of at least"):
+        _model("dcgan", (1, 8, 8), layout="mnist")
+
+
+def test_every_family_model_runs_on_points_and_images_without_code_changes():
+    for name in ("cgan", "infogan", "bigan", "softmax-gan", "ssgan"):
+        for shape in [(2,), (1, 28, 28), (3, 32, 32)]:
+            m = _model(name, shape, 8, width=8, g_hidden=(16,), d_hidden=(16,))
+            x = torch.rand(4, *shape)
+            y = torch.arange(4)
+            if name == "ssgan":
+                m.labelled_y.copy_(torch.arange(len(m.labelled_y)) % 8)
+            for g in m.optimizer_groups():
+                out = m.losses(Batch(x, y), g.name)
+                assert torch.isfinite(out[g.name]), (name, shape, g.name)
+            assert m.eval().sample(2, torch.Generator().manual_seed(0)).shape == (2, *shape)
+
+
+def test_conditioning_needs_labels_and_unconditional_models_take_none():
+    with pytest.raises(ConfigError, match="cgan needs labelled data"):
+        _model("cgan", (2,), 0)
+    with pytest.raises(ConfigError, match="ssgan needs labelled data"):
+        _model("ssgan", (2,), 0)
+    assert not _model("dcgan", (1, 28, 28), 10).conditional  # nothing passes it labels it would ignore
+    assert not _model("ssgan", (1, 28, 28), 10).conditional  # trained with labels, samples without
+    assert _model("cgan", (1, 28, 28), 10).conditional
+    with pytest.raises(ConfigError, match="loss=minimax or nonsaturating"):
+        _model("ssgan", (2,), 8, loss="wgan")
+
+
+def test_cgan_sample_follows_the_labels_it_is_given():
+    m = _model("cgan", (2,), 8, conditioning="concat").eval()
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    z = m.latent(5, g())
+    a = m.sample(5, z=z, labels=torch.full((5,), 2))
+    b = m.sample(5, z=z, labels=torch.full((5,), 3))
+    assert not torch.equal(a, b)
+    torch.testing.assert_close(m.sample(5, g()), m.sample(5, g()))  # labels drawn from the generator
+
+
+def test_ssgan_labelled_subset_is_fixed_by_its_own_seed():
+    y = torch.arange(1000) % 10
+    a = labelled_subset(y, 10, 10, seed=0)
+    assert len(a) == 100 and torch.equal(torch.bincount(y[a]), torch.full((10,), 10))
+    assert torch.equal(a, labelled_subset(y, 10, 10, seed=0)) and not torch.equal(a, labelled_subset(y, 10, 10, 1))
+    with pytest.raises(ConfigError, match="class 3 has only"):
+        labelled_subset(torch.tensor([0, 0, 1, 1, 2, 2, 3]), 2, 4, 0)
+
+
+def test_ssgan_keeps_its_labelled_subset_through_save_and_load(tmp_path):
+    cfg = run_config("ssgan", {"z_dim": 8, "width": 8, "labelled_per_class": 3, "labelled_batch": 8}, steps=3, seed=5)
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer.fit()
+    data = load_dataset(cfg.data, "train")
+    idx = labelled_subset(data.y, 3, 10, seed=0)  # the training seed (5) does not change it
+    loaded = genzoo.load(tmp_path)
+    torch.testing.assert_close(loaded.labelled_x, data.x[idx])
+    assert torch.equal(loaded.labelled_y, data.y[idx])
+    assert loaded.classify(data.x[:7]).shape == (7,)
+
+
+@pytest.mark.parametrize("name, cfg", [("dcgan", {"z_dim": 8, "width": 8}),
+                                       ("ssgan", {"z_dim": 8, "width": 8, "labelled_per_class": 2,
+                                                  "labelled_batch": 8})])
+def test_batch_norm_gans_resume_bitwise(name, cfg, tmp_path):
+    straight = Trainer(run_config(name, cfg, steps=8), tmp_path / "a", progress=False)
+    straight.fit()
+    Trainer(run_config(name, cfg, steps=4), tmp_path / "b", progress=False).fit()
+    resumed = Trainer(run_config(name, cfg, steps=8), tmp_path / "b", progress=False)
+    assert resumed.resume()
+    resumed.fit()
+    for k, v in straight.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+
+
+def test_bigan_encodes_and_reconstructs():
+    m = _model("bigan", (1, 28, 28), width=8).eval()
+    x = torch.rand(3, 1, 28, 28)
+    assert m.encode(x).shape == (3, 50) and m.reconstruct(x).shape == x.shape
+    names = {n.split(".")[0] for n, _ in m.named_parameters()}
+    assert names == {"G", "E", "D"}
+    d, g = m.optimizer_groups()
+    assert {id(p) for p in g.params} == {id(p) for p in [*m.G.parameters(), *m.E.parameters()]}
+
+
+def test_infogan_traversal_grid_and_command(tmp_path):
+    m = _model("infogan", (1, 8, 8), width=8, categorical=4, continuous=2).eval()
+    x = code_traversal(m, code=1, steps=5, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (20, 1, 8, 8)
+    rows = x.view(4, 5, -1)
+    assert not torch.equal(rows[0], rows[1]) and not torch.equal(rows[:, 0], rows[:, -1])
+    # Labels fix the categorical code.
+    z = m.latent(4, torch.Generator().manual_seed(1))
+    assert torch.equal(m.split(m.compose(*m.split(z)))[1], m.split(z)[1])
+    with pytest.raises(GenzooError, match="code must be in 0..1"):
+        code_traversal(m, code=2)
+    with pytest.raises(GenzooError, match="no structured codes"):
+        code_traversal(_model("dcgan", (1, 8, 8), width=8), code=0)
+    assert main(["train", "infogan", "--data", "digits", "--steps", "2", "--out", str(tmp_path), "--no-progress",
+                 "--set", "model.width=8", "--set", "train.tensorboard=false"]) == 0
+    assert main(["traverse", str(tmp_path / "infogan-digits-001"), "--steps", "6"]) == 0
+    assert (tmp_path / "infogan-digits-001" / "traversal.png").stat().st_size > 100
+
+
+# ---------------------------------------------------------------- learning on 8gaussians
+
+# One MLP GAN (z 2, G and D 256-256, batch 256) trained with every objective; the numbers measured
+# with seed 0 are in the comments. Wasserstein critics keep the objective's optimiser (RMSprop for
+# wgan, Adam (0.5, 0.9) for wgan-gp) with 2 critic steps per generator step (the papers' 5 cost
+# 2.5x the time for the same result here). WGAN-GP uses lambda 0.1, the authors' own setting for
+# toy data: with lambda 10 it had covered no mode at this budget. WGAN's clipped critic is too weak
+# to resolve modes of std 0.02 (the WGAN-GP paper's Figure 1 shows the same): it is held to the
+# ring, each mode within 10 std instead of 3.
+TOY = {"z_dim": 2, "g_hidden": [256, 256], "d_hidden": [256, 256]}
+ADAM = {"lr": 2e-4, "betas": [0.5, 0.999]}
+OBJECTIVES = {
+    # loss: (extra config, iterations, n_std, min modes covered, min high-quality fraction)
+    "minimax": (ADAM, 1500, 3, 7, 0.2),
+    "lsgan": (ADAM, 1500, 3, 6, 0.2),
+    "hinge": (ADAM, 1500, 3, 7, 0.2),
+    "softmax": ({"lr": 5e-4, "betas": [0.5, 0.999]}, 1500, 3, 3, 0.2),
+    "wgan": ({"lr": 1e-3, "d_steps": 2}, 1500, 10, 5, 0.05),
+    "wgan-gp": ({"penalty_weight": 0.1, "d_steps": 2}, 1250, 3, 8, 0.2),
+}  # nonsaturating: tests/test_learning.py
+
+
+@pytest.mark.parametrize("loss", sorted(OBJECTIVES))
+def test_every_objective_learns_8gaussians(loss, tmp_path):
+    torch.set_num_threads(1)
+    extra, steps, n_std, modes, hq = OBJECTIVES[loss]
+    cfg = run_config("gan", {**TOY, "loss": loss, **extra}, "8gaussians", steps=steps, batch_size=256, log_every=100)
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer.fit()
+    x = trainer.model.eval().sample(2500, torch.Generator().manual_seed(0))
+    # A mode counts as covered when it holds at least 1% of the samples within n_std std of it.
+    m = mode_metrics(x, trainer.data.modes, trainer.data.mode_std, n_std=n_std, min_count=25)
+    print(loss, m)
+    assert m["modes_covered"] >= modes and m["high_quality_fraction"] >= hq, m
+
+
+# ---------------------------------------------------------------- the models learn what they are for
+
+
+def _hungarian(codes, labels, k):
+    counts = torch.zeros(k, k)
+    counts.index_put_((codes.long(), labels.long()), torch.ones(len(codes)), accumulate=True)
+    rows, cols = linear_sum_assignment(-counts.numpy())
+    return float(counts[rows, cols].sum() / len(codes))
+
+
+def test_infogan_categorical_code_finds_the_8_modes(tmp_path):
+    # The categorical code (8 values), under the best one-to-one mapping, names the mode each
+    # sample lands on. Measured: 1.00 and 8/8 modes (high-quality fraction 0.51) in 1500 steps, ~20 s.
+    torch.set_num_threads(1)
+    cfg = run_config("infogan", {**TOY, "categorical": 8, "continuous": 1}, "8gaussians", steps=1500,
+                     batch_size=256, log_every=100)
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer.fit()
+    m = trainer.model.eval()
+    z = m.latent(2000, torch.Generator().manual_seed(0))
+    x = m.sample(2000, z=z)
+    mode = torch.cdist(x, trainer.data.modes).argmin(1)
+    assert _hungarian(m.split(z)[1], mode, 8) >= 0.9
+    assert mode_metrics(x, trainer.data.modes, trainer.data.mode_std, min_count=20)["modes_covered"] == 8
+
+
+def test_bigan_encoder_inverts_the_generator_on_8gaussians(tmp_path):
+    # x -> E(x) -> G(E(x)) lands on the mode x came from. Measured on the test points: 1.00 after 1500
+    # steps (~25 s; 0.86 after 500 and 0.67 after 1000: the inverse is not monotone in training).
+    torch.set_num_threads(1)
+    cfg = run_config("bigan", {**TOY, "z_dim": 2, "z_hidden": [64], "joint_hidden": [256]}, "8gaussians",
+                     steps=1500, batch_size=256, log_every=100)
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer.fit()
+    test = load_dataset(DataConfig(name="8gaussians", toy_size=2000), "test")
+    m = trainer.model.eval()
+    with torch.no_grad():
+        x_hat = m.reconstruct(test.x)
+    same_mode = torch.cdist(x_hat, test.modes).argmin(1) == test.y
+    assert float(same_mode.float().mean()) >= 0.8
+
+
+def test_ssgan_learns_digits_from_5_labels_per_class(tmp_path):
+    # 50 labelled images of the 1500 digits train images. Measured: 0.80 test accuracy after 600 steps (~5 s).
+    torch.set_num_threads(1)
+    cfg = run_config("ssgan", {"width": 32, "labelled_per_class": 5}, "digits", steps=600, batch_size=64,
+                     log_every=100)
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer.fit()
+    test = load_dataset(DataConfig(name="digits"), "test")
+    acc = float((trainer.model.eval().classify(test.x) == test.y).float().mean())
+    assert acc >= 0.7, acc
+
+
+def _mnist_or_skip():
+    try:
+        return load_dataset(DataConfig(name="mnist"), "test")
+    except GenzooError as e:
+        pytest.skip(f"MNIST not available: {e}")
+
+
+@pytest.mark.mnist
+def test_cgan_samples_are_classified_as_their_label_on_mnist(tmp_path):
+    # MLP bodies, Adam 1e-3 (conv bodies take ~2 minutes for 600 steps). Measured: 0.76 after 500 steps, ~16 s.
+    from genzoo.metrics.features import feature_extractor
+
+    _mnist_or_skip()
+    torch.set_num_threads(1)
+    cfg = run_config("cgan", {"arch": "mlp", "g_hidden": [256, 512], "d_hidden": [512, 256], "lr": 1e-3}, "mnist",
+                     steps=500, batch_size=64, log_every=100)
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer.fit()
+    y = torch.arange(1000) % 10
+    x = trainer.model.eval().sample(1000, torch.Generator().manual_seed(0), labels=y)
+    pred = feature_extractor("lenet").extract(x)[1].argmax(1)
+    assert float((pred == y).float().mean()) >= 0.6
