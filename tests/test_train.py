@@ -129,3 +129,18 @@ def test_sigterm_saves_and_resume_continues(tmp_path):
     run = next(tmp_path.glob("vae-digits-*"))
     step = load_checkpoint(latest_checkpoint(run / "checkpoints"))["step"]
     assert step > 0 and (run / "model" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("name", ["gan", "vae", "ssgan"])
+def test_exported_model_carries_the_ema_weights(name, tmp_path):
+    import genzoo
+    from tiny_configs import TINY
+
+    model_cfg, data = TINY[name]
+    trainer = Trainer(run_config(name, model_cfg, data, steps=3, ema=0.9), tmp_path, progress=False)
+    trainer.fit()
+    saved = genzoo.load(tmp_path).state_dict()
+    for k, v in trainer.ema.shadow.items():
+        assert torch.equal(saved[k], v.cpu()), k
+    assert any(not torch.equal(saved[k], v.cpu()) for k, v in trainer.model.state_dict().items()
+               if k in trainer.ema.shadow), "export used the raw weights, not the EMA"

@@ -15,6 +15,7 @@ on the global batch for every model without batch norm.
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import re
 import signal
@@ -90,9 +91,7 @@ class Trainer:
         if tc.channels_last:
             self.model.to(memory_format=torch.channels_last)  # only 4-D weights change layout
         self.model.noise_slice = (self.info.rank, self.info.world_size)
-        prepare_data = getattr(self.model, "prepare_data", None)  # an optional hook of the model contract
-        if prepare_data is not None:
-            prepare_data(self.data)
+        self.model.prepare_data(self.data)  # before EMA copies the buffers
         self.groups = self.model.optimizer_groups()
         self.optimizers = [g.make_optimizer() for g in self.groups]
         self.group_params = [set(map(id, g.params)) for g in self.groups]
@@ -428,10 +427,10 @@ class Trainer:
         """The model to sample from: a copy with the EMA weights when EMA is on, else the model itself."""
         if not self.ema:
             return self.model
-        model = get_model_class(self.config.model)(self.config.model_config, self.data.shape, self.data.num_classes)
-        model.load_state_dict(self.model.state_dict())
+        # A deep copy keeps whatever prepare_data attached (e.g. a labelled subset), unlike a rebuild.
+        model = copy.deepcopy(self.model)
         self.ema.copy_to(model)
-        return model.to(self.device)
+        return model
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -471,14 +470,7 @@ class Trainer:
 
     def export_model(self) -> Path:
         """Save the trained model (EMA weights when enabled) as RUN/model/."""
-        state = self.model.state_dict()
-        if self.ema:
-            saved = {k: v.clone() for k, v in state.items()}
-            self.ema.copy_to(self.model)
-        path = self.model.save(self.run_dir / "model")
-        if self.ema:
-            self.model.load_state_dict(saved)
-        return path
+        return self._sampling_model().save(self.run_dir / "model")
 
     def _request_stop(self, signum, frame) -> None:
         self._stop_reason = signal.Signals(signum).name
