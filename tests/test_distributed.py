@@ -170,15 +170,40 @@ def test_two_ranks_with_batch_norm_are_one_process_with_two_micro_batches(bn_gan
     assert torch.isfinite(var).all() and (var > 0).all()
 
 
-def test_micro_batches_change_nothing_without_batch_norm(tmp_path):
+@pytest.mark.parametrize(
+    "model,cfg",
+    [
+        ("gan", {"z_dim": 8, "g_hidden": [16], "d_hidden": [16], "d_steps": 2}),
+        # the gradient penalty's interpolation weights are training noise too
+        ("gan", {"z_dim": 8, "g_hidden": [16], "d_hidden": [16], "d_steps": 2, "loss": "wgan-gp"}),
+    ],
+    ids=["gan", "wgan-gp"],
+)
+def test_micro_batches_change_nothing_without_batch_norm(model, cfg, tmp_path):
     from helpers import run_config
 
-    base = run_config("gan", {"z_dim": 8, "g_hidden": [16], "d_hidden": [16], "d_steps": 2}, steps=5)
+    base = run_config(model, cfg, steps=5)
     whole = Trainer(base, tmp_path / "a", progress=False)
     whole.fit()
     split = Trainer(base.override(["train.micro_batches=4"]), tmp_path / "b", progress=False)
     split.fit()
     assert _max_difference(_weights_and_moments(whole.state_dict()), _weights_and_moments(split.state_dict())) < 1e-6
+
+
+@pytest.mark.parametrize("draw", ["randn", "rand", "randint"])
+def test_rank_slices_of_training_noise_make_up_one_process_draw(draw):
+    """Every training draw (normal noise, the WGAN-GP weights, ssgan's labelled indices) is sliced."""
+    cls = registry.get_model_class("gan")
+    model = cls(cls.Config(), (2,))
+    call = {"randn": lambda n: model.randn(n, 3), "rand": lambda n: model.rand(n), "randint": lambda n: model.randint(50, n)}[draw]
+    torch.manual_seed(0)
+    whole = call(8)
+    parts = []
+    for rank in range(4):
+        model.noise_slice = (rank, 4)
+        torch.manual_seed(0)
+        parts.append(call(2))
+    assert torch.equal(torch.cat(parts), whole)
 
 
 if __name__ == "__main__":  # torchrun's entry point for the test-only model

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, Callable, ClassVar, NamedTuple
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -129,13 +129,24 @@ class GenerativeModel(nn.Module):
     noise_slice: tuple[int, int] = (0, 1)  # (rank, world_size)
     global_step: int = 0  # set by the trainer before each iteration (e.g. for annealed instance noise)
 
-    def randn(self, *shape: int) -> torch.Tensor:
-        """Standard normal training noise of ``shape`` on the model's device (rank-sliced under DDP)."""
+    def _sliced(self, draw: Callable[..., torch.Tensor], shape: tuple[int, ...]) -> torch.Tensor:
+        """``draw(shape)`` on one rank; under DDP this rank's slice of one global draw along dim 0."""
         rank, world = self.noise_slice
         if world == 1:
-            return torch.randn(*shape, device=self.device)
-        full = torch.randn(shape[0] * world, *shape[1:], device=self.device)
-        return full[rank * shape[0] : (rank + 1) * shape[0]]
+            return draw(shape)
+        return draw((shape[0] * world, *shape[1:]))[rank * shape[0] : (rank + 1) * shape[0]]
+
+    def randn(self, *shape: int) -> torch.Tensor:
+        """Standard normal training noise of ``shape`` on the model's device (rank-sliced under DDP)."""
+        return self._sliced(lambda s: torch.randn(s, device=self.device), shape)
+
+    def rand(self, *shape: int) -> torch.Tensor:
+        """Uniform [0, 1) training noise of ``shape`` (rank-sliced under DDP)."""
+        return self._sliced(lambda s: torch.rand(s, device=self.device), shape)
+
+    def randint(self, high: int, n: int) -> torch.Tensor:
+        """``n`` training indices in [0, high) (rank-sliced under DDP)."""
+        return self._sliced(lambda s: torch.randint(high, s, device=self.device), (n,))
 
     def randn_from(self, generator: torch.Generator | None, *shape: int) -> torch.Tensor:
         """Standard normal noise from ``generator`` (on its own device), moved to the model's device."""

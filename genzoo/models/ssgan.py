@@ -114,7 +114,12 @@ class SemiSupervisedGAN(AdversarialModel):
         if group == "discriminator":
             with torch.no_grad():
                 x_fake = self.generate(z)
-            idx = torch.randint(len(self.labelled_y), (self.config.labelled_batch,), device=x.device)
+            # labelled_batch is global: each of the data-parallel shards draws its slice of it.
+            shards = self.noise_slice[1]
+            if self.config.labelled_batch % shards:
+                raise ConfigError(f"model.labelled_batch={self.config.labelled_batch} must divide into the "
+                                  f"{shards} data-parallel shards (ranks x micro-batches)")
+            idx = self.randint(len(self.labelled_y), self.config.labelled_batch // shards)
             x_lab, y_lab = self.labelled_x[idx], self.labelled_y[idx]
             real, fake = self.perturb(x), self.perturb(x_fake)
             # One D forward over unlabelled, generated and labelled examples together.
