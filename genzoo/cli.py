@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", default=None, help="dataset name or path to an image folder / .npz (default mnist)")
     t.add_argument("--data-path", default=None, help="a directory that holds the dataset's raw files")
     t.add_argument("--steps", type=int, default=None, help="iterations to train (total, also when resuming)")
-    t.add_argument("--minutes", type=float, default=None, help="wall-clock budget in minutes")
+    t.add_argument("--minutes", type=float, default=None, help="wall-clock training budget in minutes (periodic evaluations do not count)")
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--config", default=None, help="a YAML/JSON run config to start from")

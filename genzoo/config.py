@@ -25,7 +25,7 @@ class TrainConfig:
     """How to train: budgets, batch, seed, logging and checkpoint cadence, EMA, device."""
 
     steps: int = 10_000  # optimisation iterations (one iteration steps every optimizer group)
-    minutes: float | None = None  # wall-clock budget; the run stops at whichever comes first
+    minutes: float | None = None  # wall-clock training budget (evaluations excluded); stops at whichever comes first
     batch_size: int = 64  # the global batch (split across ranks under torchrun)
     seed: int = 0
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0 turns it off

@@ -129,3 +129,16 @@ def test_periodic_evaluation_is_logged_and_leaves_training_unchanged(tmp_path):
     evals = [r for r in rows if any(k.startswith("eval/") for k in r)]
     assert [r["step"] for r in evals] == [2, 4] and all(r["train_time"] <= r["time"] for r in evals)
     _assert_equal(_params(evaluated), _params(plain))  # sampling for evaluation drew nothing from training's RNG
+
+
+def test_minutes_budget_counts_training_time_not_evaluations(tmp_path, monkeypatch):
+    """--minutes is a training budget: a slow evaluation (3 s against a 2.4 s budget) does not end the run."""
+    import time
+
+    tiny = {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}
+    t = Trainer(run_config("gan", tiny, data="8gaussians", steps=100, eval_every=50, minutes=0.04),
+                tmp_path / "a", progress=False)
+    t._evaluator = lambda model: time.sleep(3.0) or {"fid": 0.0}
+    t.fit()
+    assert t.step == 100  # 100 tiny steps take far less than 2.4 s; each evaluation alone takes 3 s
+    assert t.train_seconds() < 2.4 and t.state_dict()["eval_elapsed"] >= 6.0

@@ -132,6 +132,7 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         self._evaluator = None  # built on the first evaluation
         self._eval_seconds = 0.0  # this session's time spent evaluating
+        self.eval_before = 0.0  # evaluation time of earlier sessions of this run (from the checkpoint)
 
     # -- set-up helpers -------------------------------------------------------------
     def _grad_only(self, own: set[int] | None) -> None:
@@ -266,6 +267,7 @@ class Trainer:
         return {
             "step": self.step,
             "elapsed": self.elapsed_before + self._elapsed_now(),
+            "eval_elapsed": self.eval_before + self._eval_seconds,
             "model": self.model.state_dict(),
             "optimizers": [o.state_dict() for o in self.optimizers],
             "ema": self.ema.state_dict() if self.ema else {},
@@ -298,6 +300,7 @@ class Trainer:
         if state["fixed_z"].numel():
             self.fixed_z = state["fixed_z"].to(self.device)
         self.step, self.elapsed_before = int(state["step"]), float(state["elapsed"])
+        self.eval_before = float(state.get("eval_elapsed", 0.0))
 
     def resume(self) -> bool:
         """Load the latest checkpoint of the run folder, if there is one."""
@@ -325,6 +328,27 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------
     def _elapsed_now(self) -> float:
         return time.monotonic() - self._t0 if hasattr(self, "_t0") else 0.0
+
+    def train_seconds(self) -> float:
+        """Wall time spent training this run, over all its sessions, evaluations left out."""
+        return self.elapsed_before + self._elapsed_now() - self.eval_before - self._eval_seconds
+
+    def _should_stop(self) -> bool:
+        """A signal arrived or ``train.minutes`` of training time are used up; all ranks agree.
+
+        Under DDP the ranks compare notes every ``log_every`` steps (one tiny all-reduce), so they
+        leave the loop at the same step even when a signal or the clock reaches them at different
+        steps, and only rank 0's clock pauses for its evaluations.
+        """
+        tc = self.config.train
+        stop = bool(self._stop_reason) or bool(tc.minutes and self.train_seconds() >= tc.minutes * 60)
+        if not self.info.enabled:
+            return stop
+        if self.step % tc.log_every:
+            return False
+        flag = torch.tensor([float(stop)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One iteration: every optimizer group, ``steps`` times each. Returns detached scalars."""
@@ -451,7 +475,7 @@ class Trainer:
         elapsed = self.elapsed_before + self._elapsed_now()
         # train_time leaves the evaluations out: the figure for time-to-quality.
         self.logger.log(self.step, {f"eval/{k}": v for k, v in values.items()}, time=round(elapsed, 3),
-                        train_time=round(elapsed - self._eval_seconds, 3))
+                        train_time=round(self.train_seconds(), 3))
         return values
 
     @torch.no_grad()
@@ -489,7 +513,6 @@ class Trainer:
                 self.config.save(self.run_dir / "config.yaml")
         self.logger = ScalarLogger(self.run_dir, tc.tensorboard, enabled=self.info.is_main)
         self._t0 = time.monotonic()
-        deadline = self._t0 + tc.minutes * 60 - self.elapsed_before if tc.minutes else None
         self.model.train()
         if self.forwards is None:
             self._prepare()
@@ -497,7 +520,7 @@ class Trainer:
         start_step = self.step
         try:
             while self.step < tc.steps:
-                if self._stop_reason or (deadline is not None and time.monotonic() >= deadline):
+                if self._should_stop():
                     break
                 self.model.global_step = self.step
                 scalars = self.train_step()
