@@ -18,6 +18,9 @@ A sample grid per variant goes to ``--grids`` (docs/models/img by default). Resu
 
     python benchmarks/gan_family.py --steps 400                 # equal steps (default)
     python benchmarks/gan_family.py --minutes 10 --variants dcgan,cgan
+
+Every variant samples from an exponential moving average of its generator (``--ema``, decay
+0.999 by default; the same for all). ``--minutes`` counts training time only.
 """
 from __future__ import annotations
 
@@ -58,8 +61,10 @@ def train_variant(name: str, args) -> Path:
     run = Path(args.out) / name
     if args.reuse and (run / "model" / "config.json").exists():
         return run
+    curve = dict(eval_every=args.eval_every, eval_metrics="fid", eval_n=args.n) if args.eval_every else {}
     train = TrainConfig(steps=args.steps if args.minutes is None else 10**9, minutes=args.minutes, batch_size=batch,
-                        seed=args.seed, log_every=100, sample_every=10**9, checkpoint_every=10**9, tensorboard=False)
+                        seed=args.seed, log_every=100, sample_every=10**9, checkpoint_every=500, tensorboard=False,
+                        ema=args.ema, **curve)
     config = RunConfig(model, from_dict(get_model_class(model).Config, cfg), DataConfig(name="mnist"), train)
     trainer = Trainer(config, run, progress=not args.quiet)
     if trainer.resume() and args.minutes is None and trainer.step >= args.steps:
@@ -130,7 +135,7 @@ def evaluate_variant(name: str, run: Path, args, lenet) -> dict:
     out.update(model_extras(name, model, fake, latent, lenet))
     log = [json.loads(s) for s in (run / "log.jsonl").read_text().splitlines()]
     out["steps"] = log[-1]["step"] if log else 0
-    out["train_seconds"] = log[-1].get("time") if log else None
+    out["train_seconds"] = log[-1].get("train_time", log[-1].get("time")) if log else None  # evaluations left out
     if args.grids:
         grid_labels = torch.arange(64) // 8 % model.num_classes if labels is not None else None
         x = model.sample(64, torch.Generator().manual_seed(args.seed), labels=grid_labels)
@@ -161,6 +166,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=400, help="generator iterations per variant (equal steps)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget per variant instead of steps")
+    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights sampled from (0: off)")
+    p.add_argument("--eval-every", type=int, default=0, help="also log FID on --n samples every N steps (a curve)")
     p.add_argument("--n", type=int, default=10_000, help="samples per variant for the metrics")
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of: " + ", ".join(VARIANTS))
     p.add_argument("--out", default="runs/gan-family", help="parent folder of the runs")

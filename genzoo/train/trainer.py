@@ -441,7 +441,10 @@ class Trainer:
         if means and self.info.is_main:
             elapsed = self.elapsed_before + self._elapsed_now()
             warning = self.model.health(means)
-            self.logger.log(self.step, means, time=round(elapsed, 3), **({"warning": warning} if warning else {}))
+            extra = {"train_time": round(self.train_seconds(), 3)} if self.eval_before + self._eval_seconds else {}
+            if warning:
+                extra["warning"] = warning
+            self.logger.log(self.step, means, time=round(elapsed, 3), **extra)
             if warning:
                 tqdm.write(f"step {self.step}: warning: {warning}", file=sys.stderr)
             if bar is not None:
