@@ -1,12 +1,15 @@
 """VAE and explicit-likelihood family: test NLL on dynamically binarized MNIST, and naive vs cached sampling speed.
 
     python benchmarks/likelihood_family.py speed                      # images/s at batch 16, 28x28
-    python benchmarks/likelihood_family.py nll --models vae,pixelcnn --minutes 3 --n-test 1000 --k 5000
+    python benchmarks/likelihood_family.py nll --models vae,pixelcnn --minutes 5 --n-test 1000 --k 5000
 
-``nll`` trains each model for ``--minutes`` on MNIST (data.binarize=dynamic), then reports the
-test NLL in nats on the first ``--n-test`` test images binarized once with seed 0: exact for
-autoregressive models and mixtures, the IWAE bound with ``--k`` samples for the VAE family.
-Prints a Markdown table. Timings on a shared CPU are noisy: medians of ``--repeats`` runs.
+``nll`` trains each model for ``--minutes`` of training time on MNIST (data.binarize=dynamic) into
+``--out``/NAME, then reports the test NLL in nats (± its standard error over the images) on the
+first ``--n-test`` test images binarized once with seed 0: exact for autoregressive models and
+mixtures, the IWAE bound with ``--k`` samples for the VAE family; and the sample quality (LeNet
+FID, KID, precision, recall, density, coverage) of ``--fid-n`` samples against the MNIST test set,
+next to two floors: real training images, grey and binarized. Prints a Markdown table.
+``speed`` timings on a shared CPU are noisy: medians of ``--repeats`` runs.
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ PUBLISHED = {"vae": "86.76 (Burda et al., k=5000)", "pixelcnn": "81.30 (van den 
              "pixelrnn": "79.20 Diagonal BiLSTM (van den Oord et al.)", "gated-pixelcnn": "-",
              "conv-vae": "-", "cvae": "-", "gmm": "-"}
 MODEL_SETTINGS = {"gmm": {"covariance": "bernoulli", "components": 100}}
+NLL_N = {"conv-vae": 30}  # k=5000 passes of its conv decoder take ~10 s per image on this CPU
+NO_LIKELIHOOD = {"aae": "none: the adversarial autoencoder has no likelihood or ELBO"}
 
 
 def speed(repeats: int, batch: int) -> None:
@@ -51,23 +56,62 @@ def speed(repeats: int, batch: int) -> None:
               f"{times[False] / times[True]:.1f}x | identical samples: {same}")
 
 
-def nll(models: list[str], minutes: float, n_test: int, k: int) -> None:
+def train_or_reuse(name: str, minutes: float, out: str, reuse: bool):
+    """Train ``name`` for ``minutes`` on dynamically binarized MNIST into OUT/NAME (or load it)."""
+    from pathlib import Path
+
+    import genzoo
     from genzoo.train import Trainer
 
-    test = load_dataset(DataConfig(name="mnist"), "test").x[:n_test]
-    print(f"| model | train budget | steps | test NLL (nats) | method | published |")
-    print("|---|---|---|---|---|---|")
+    run = Path(out) / name
+    if reuse and (run / "model" / "config.json").exists():
+        return genzoo.load(run / "model"), None
+    cls = get_model_class(name)
+    cfg = RunConfig(name, from_dict(cls.Config, MODEL_SETTINGS.get(name, {})),
+                    DataConfig(name="mnist", binarize="dynamic"),
+                    TrainConfig(steps=10**7, minutes=minutes, batch_size=64, log_every=200,
+                                sample_every=10**7, checkpoint_every=500, tensorboard=False))
+    trainer = Trainer(cfg, run, progress=False)
+    trainer.fit()
+    return trainer.model, trainer.step
+
+
+def nll(models: list[str], minutes: float, n_test: int, k: int, fid_n: int, out: str, reuse: bool) -> None:
+    """Train each model, then its test NLL and (``fid_n`` > 0) its sample quality; one table row each."""
+    from genzoo.metrics.evaluate import evaluate_samples, sample_model
+
+    test = load_dataset(DataConfig(name="mnist"), "test")
+    cols = ["fid", "kid", "precision", "recall", "density", "coverage"]
+    print("| model | train budget | steps | test NLL (nats) ± s.e. | method | " + " | ".join(cols) + " | published NLL |")
+    print("|---|---|---|---|---|" + "---|" * len(cols) + "---|")
+    if fid_n:
+        from genzoo.metrics.nll import binarize
+
+        train = load_dataset(DataConfig(name="mnist"), "train").x
+        real = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:fid_n]]
+        for label, x in (("real MNIST (floor)", real), ("real MNIST binarized (floor)", binarize(real, "dynamic", 0))):
+            m = evaluate_samples(x, "mnist", ["fid", "kid", "prdc"], 0, progress=False)["metrics"]
+            print(f"| {label} | | | | | " + " | ".join(f"{m[c]:.4g}" for c in cols) + " |", flush=True)
     for name in models:
-        cls = get_model_class(name)
-        cfg = RunConfig(name, from_dict(cls.Config, MODEL_SETTINGS.get(name, {})),
-                        DataConfig(name="mnist", binarize="dynamic"),
-                        TrainConfig(steps=10**7, minutes=minutes, batch_size=64, log_every=200,
-                                    sample_every=10**7, checkpoint_every=10**7, tensorboard=False))
-        trainer = Trainer(cfg, f"/tmp/genzoo-bench/{name}", progress=False)
-        trainer.fit()
-        res = evaluate_nll(trainer.model, test, k=k, batch_size=50 if name in AR_MODELS else 20, progress=False)
-        print(f"| {name} | {minutes} min CPU | {trainer.step} | {res['nll']:.2f} | {res['nll_method']}, "
-              f"{res['n']} test images | {PUBLISHED.get(name, '-')} |", flush=True)
+        t0 = time.time()
+        model, steps = train_or_reuse(name, minutes, out, reuse)
+        n = NLL_N.get(name, n_test)
+        labels = test.y[:n] if model.conditional else None
+        if name in NO_LIKELIHOOD:
+            nll_cell, method = "-", NO_LIKELIHOOD[name]
+        else:
+            res = evaluate_nll(model, test.x[:n], k=k, batch_size=50 if name in AR_MODELS else 5, progress=False,
+                               labels=labels)
+            nll_cell = f"{res['nll']:.2f} ± {res['nll_se']:.2f}"
+            method = f"{res['nll_method']}, {res['n']} test images" + (", given the label" if labels is not None else "")
+        q = ""
+        if fid_n:
+            lab = torch.arange(fid_n) % model.num_classes if model.conditional else None
+            fake = sample_model(model, fid_n, 0, batch_size=250, labels=lab, progress=False)
+            m = evaluate_samples(fake, "mnist", ["fid", "kid", "prdc"], 0, progress=False)["metrics"]
+            q = " | ".join(f"{m[c]:.4g}" for c in cols)
+        print(f"| {name} | {minutes} min | {steps if steps is not None else 'reused'} | {nll_cell} | {method} | {q} | "
+              f"{PUBLISHED.get(name, '-')} |  ({time.time() - t0:.0f} s)", flush=True)
 
 
 def main() -> None:
@@ -77,13 +121,18 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=3.0)
     p.add_argument("--n-test", type=int, default=1000)
     p.add_argument("--k", type=int, default=5000)
+    p.add_argument("--fid-n", type=int, default=2000, help="samples for FID/KID/PRDC (0: skip)")
+    p.add_argument("--out", default="runs/likelihood", help="parent folder of the runs")
+    p.add_argument("--reuse", action="store_true", help="evaluate finished runs in --out instead of retraining")
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch", type=int, default=16)
     a = p.parse_args()
+    torch.set_num_threads(a.threads)
     if a.what == "speed":
         speed(a.repeats, a.batch)
     else:
-        nll(a.models.split(","), a.minutes, a.n_test, a.k)
+        nll(a.models.split(","), a.minutes, a.n_test, a.k, a.fid_n, a.out, a.reuse)
 
 
 if __name__ == "__main__":

@@ -101,19 +101,22 @@ def evaluate_nll(
     dims = int(x[0].numel())
     k_chunk = k_chunk or max(1, 50_000 // batch_size)  # bounds memory at ~50k decoder passes
     torch.manual_seed(seed)  # the encoder's noise: a fixed seed makes the estimate reproducible
-    total_ll, total_elbo = 0.0, 0.0
+    total_ll, total_sq, total_elbo = 0.0, 0.0, 0.0
     for i in tqdm(range(0, len(xb), batch_size), desc=f"nll ({kind})", disable=not progress, leave=False):
         batch = xb[i : i + batch_size]
         y = None if labels is None else labels[i : i + batch_size]
         if kind == "exact":
-            total_ll += float(model.log_prob(batch, *_extra(y)).double().sum())
+            ll = model.log_prob(batch, *_extra(y)).double()
         else:
-            total_ll += float(iwae_log_likelihood(model, batch, k, k_chunk, y).sum())
+            ll = iwae_log_likelihood(model, batch, k, k_chunk, y).double()
             total_elbo += float(elbo(model, batch, y).sum())
+        total_ll, total_sq = total_ll + float(ll.sum()), total_sq + float(ll.pow(2).sum())
     n = len(xb)
     nll = -total_ll / n
+    var = max(total_sq / n - (total_ll / n) ** 2, 0.0) * n / max(n - 1, 1)
     out = {
         "nll": nll,
+        "nll_se": math.sqrt(var / n),  # standard error of the mean over the test images
         "nll_bits_per_dim": bits_per_dim(nll, dims),
         "nll_method": "exact" if kind == "exact" else f"iwae_k{k}",
         "binarization": f"{binarization} (seed {seed})" if binarization == "dynamic" else binarization,
