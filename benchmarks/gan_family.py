@@ -177,7 +177,16 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
     p.add_argument("--reuse", action="store_true", help="evaluate finished runs in --out instead of retraining")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--montage", action="store_true",
+                   help="only tile the existing grids of --variants into GRIDS/gan-family.png and exit")
     args = p.parse_args()
+    if args.montage:
+        from genzoo.viz.grid import save_montage
+
+        names = [v.strip() for v in args.variants.split(",") if v.strip()]
+        panels = [(n, Path(args.grids) / f"gan-family-{n}.png") for n in names]
+        print(save_montage([(n, f) for n, f in panels if f.exists()], Path(args.grids) / "gan-family.png"))
+        return
     torch.set_num_threads(args.threads)
 
     from genzoo.metrics.evaluate import evaluate_real

@@ -80,3 +80,27 @@ def save_samples(samples: torch.Tensor, path: str | Path, **kwargs) -> Path:
     if samples.dim() == 4:
         return save_grid(samples, path, nrow=kwargs.get("nrow"))
     return save_scatter(samples, path, reference=kwargs.get("reference"), modes=kwargs.get("modes"))
+
+
+def save_montage(panels: list[tuple[str, str | Path]], path: str | Path, ncol: int = 4, width: int = 240) -> Path:
+    """Tile existing pictures ``(caption, png)`` into one PNG, each resized to ``width`` pixels with
+    its caption above it (e.g. one sample grid per model, side by side)."""
+    tiles = []
+    for caption, png in panels:
+        with Image.open(png) as im:
+            im = im.convert("RGB")
+            tiles.append((caption, im.resize((width, round(im.height * width / im.width)), Image.NEAREST)))
+    cap, pad = 18, 6
+    cell_h = max(t.height for _, t in tiles) + cap + pad
+    nrow = math.ceil(len(tiles) / ncol)
+    canvas = Image.new("RGB", (ncol * (width + pad) + pad, nrow * cell_h + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, (caption, tile) in enumerate(tiles):
+        r, q = divmod(i, ncol)
+        left, top = pad + q * (width + pad), pad + r * cell_h
+        draw.text((left, top + 2), caption, fill="black")
+        canvas.paste(tile, (left, top + cap))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
