@@ -19,8 +19,9 @@ A sample grid per variant goes to ``--grids`` (docs/models/img by default). Resu
     python benchmarks/gan_family.py --steps 400                 # equal steps (default)
     python benchmarks/gan_family.py --minutes 10 --variants dcgan,cgan
 
-Every variant samples from an exponential moving average of its generator (``--ema``, decay
-0.999 by default; the same for all). ``--minutes`` counts training time only.
+``--ema D`` samples every variant from an exponential moving average of its generator (off by
+default, as in the trainer: a decay of 0.999 lags far behind a generator that trains for only a
+few thousand iterations). ``--minutes`` counts training time only (evaluations excluded).
 """
 from __future__ import annotations
 
@@ -166,7 +167,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=400, help="generator iterations per variant (equal steps)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget per variant instead of steps")
-    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights sampled from (0: off)")
+    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights sampled from (0: off, the default)")
     p.add_argument("--eval-every", type=int, default=0, help="also log FID on --n samples every N steps (a curve)")
     p.add_argument("--n", type=int, default=10_000, help="samples per variant for the metrics")
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of: " + ", ".join(VARIANTS))
