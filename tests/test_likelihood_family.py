@@ -123,6 +123,24 @@ def test_cached_sampling_equals_naive(case):
     assert 0 < naive.mean() < 1
 
 
+@pytest.mark.parametrize("case", AR_CASES, ids=IDS)
+def test_cached_inpainting_equals_naive(case):
+    """Completing images whose top rows or left columns are known: the cache must take in the
+    known pixels too (64 images, so that a wrong cache flips at least one drawn pixel)."""
+    name, cfg, C, L, K = case
+    model = make_ar(name, cfg, C, L, K)
+    labels = torch.arange(64) % K if K else None
+    x = torch.rand(64, C, 5, 5, generator=torch.Generator().manual_seed(1))
+    for region in (np.s_[..., :3, :], np.s_[..., :3]):
+        known = torch.zeros(64, C, 5, 5, dtype=torch.bool)
+        known[region] = True  # whole pixels known in every image: the sampler draws nothing there
+        args = dict(labels=labels, x=x, known=known)
+        naive = model.sample(64, torch.Generator().manual_seed(5), cached=False, **args)
+        fast = model.sample(64, torch.Generator().manual_seed(5), cached=True, **args)
+        torch.testing.assert_close(naive, fast, rtol=0, atol=0)
+        torch.testing.assert_close(naive[known], model.quantise(x)[known], rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("case", [c for c in AR_CASES if c[2] == 1], ids=[i for c, i in zip(AR_CASES, IDS) if c[2] == 1])
 @pytest.mark.parametrize("levels", [2, 3])
 def test_exact_likelihood_sums_to_one_over_all_tiny_images(case, levels):

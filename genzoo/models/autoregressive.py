@@ -183,10 +183,13 @@ class AutoregressiveModel(GenerativeModel):
         for i in range(self.H):
             for j in range(self.W):
                 for c in range(self.C):
-                    if known is not None and bool(known[:, c, i, j].all()):
-                        continue
                     if cached:
+                        # Always step, known pixel or not: the layers' caches must see every pixel.
                         lg = self.step(img * 2 - 1, i, j).view(n, self.C, self.L)[:, c]
+                        if known is not None and bool(known[:, c, i, j].all()):
+                            continue
+                    elif known is not None and bool(known[:, c, i, j].all()):
+                        continue  # naive sampling recomputes everything from the image: nothing to do
                     else:
                         lg = self.net(img * 2 - 1, y).view(n, self.C, self.L, self.H, self.W)[:, c, :, i, j]
                     new = self._draw(lg, u[:, c, i, j])
