@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -200,9 +201,13 @@ def cmd_sample(args) -> None:
         if not 0 <= args.label < model.num_classes:
             raise GenzooError(f"--label must be in 0..{model.num_classes - 1}, not {args.label}")
         labels = torch.full((args.n,), args.label, dtype=torch.long)
+    nrow = None
+    if labels is None and model.conditional and model.num_classes:
+        nrow = math.ceil(math.sqrt(args.n))  # one class per row of the grid: 0, 1, 2, ...
+        labels = (torch.arange(args.n) // nrow) % model.num_classes
     x = model.sample(args.n, torch.Generator().manual_seed(args.seed), labels=labels)
     out = Path(args.out) if args.out else _run_root(args.run) / "sample.png"
-    save_samples(x, out, **_toy_reference(args.run) if x.dim() == 2 else {})
+    save_samples(x, out, **_toy_reference(args.run) if x.dim() == 2 else {"nrow": nrow})
     if args.npz:
         import numpy as np
 

@@ -155,3 +155,20 @@ def test_traverse_an_infogan(tmp_path, capsys):
     assert main(["traverse", run, "--steps", "5", "--out", str(out)]) == 0
     w, h = _png_size(out)
     assert 1.8 < h / w < 2.2  # 10 rows (categorical values) by 5 columns (continuous values)
+
+
+def test_sample_of_a_conditional_model_puts_one_class_per_row(tmp_path, capsys, monkeypatch):
+    from genzoo.models.cvae import CVAE
+
+    run = _train("cvae", tmp_path, capsys, "model.z_dim=2", "model.hidden=[16]", steps="2")
+    seen = {}
+    original = CVAE.sample
+
+    def spy(self, n, generator=None, **kw):
+        seen["labels"] = kw.get("labels")
+        return original(self, n, generator, **kw)
+
+    monkeypatch.setattr(CVAE, "sample", spy)
+    assert main(["sample", run, "--n", "16", "--out", str(tmp_path / "c.png")]) == 0
+    assert seen["labels"].tolist() == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4
+    assert _png_size(tmp_path / "c.png")[0] == _png_size(tmp_path / "c.png")[1]  # 4 x 4
