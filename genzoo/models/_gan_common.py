@@ -163,8 +163,7 @@ class AdversarialModel(GenerativeModel):
         """D's loss (plus the objective's penalty on ``critic``) and the logged accuracy and mean scores."""
         loss = self.objective.discriminator(D_real, D_fake)
         out: dict[str, torch.Tensor] = {}
-        B = (real[0] if isinstance(real, (tuple, list)) else real).shape[0]
-        penalty = self.objective.penalty(critic, real, fake, uniform=self.rand(B) if self.objective.penalty_uses_uniform else None)
+        penalty = self.objective.penalty(critic, real, fake, rand=self.rand)
         if penalty is not None:
             out["gradient_penalty"] = penalty.detach()
             loss = loss + penalty

@@ -59,7 +59,6 @@ class GANObjective:
     threshold: ClassVar[float | None] = 0.0
     uses_real_in_generator: ClassVar[bool] = False  # generator() needs d_real too (Softmax GAN)
     allows_batch_norm: ClassVar[bool] = True  # False where a per-example gradient penalty is taken
-    penalty_uses_uniform: ClassVar[bool] = False  # penalty() wants one U(0, 1) per example from the model
     # The paper's optimisation settings; a model uses them for whatever its config leaves unset.
     recommended: ClassVar[dict] = {}
 
@@ -75,13 +74,14 @@ class GANObjective:
         raise NotImplementedError
 
     def penalty(
-        self, critic: Callable[..., torch.Tensor], real: Tensors, fake: Tensors, uniform: torch.Tensor | None = None
+        self, critic: Callable[..., torch.Tensor], real: Tensors, fake: Tensors,
+        rand: Callable[[int], torch.Tensor] | None = None,
     ) -> torch.Tensor | None:
         """An extra discriminator term computed from the critic itself (None: no penalty).
 
         ``real`` and ``fake`` are D's inputs: one tensor, or a tuple (e.g. BiGAN's (x, z)) that
-        ``critic(*inputs)`` takes. ``uniform``: one U(0, 1) draw per example for penalties that
-        need it (the model passes its rank-sliced noise; drawn here when None).
+        ``critic(*inputs)`` takes. ``rand(n)``: n U(0, 1) draws for a penalty that needs
+        them (the model passes its rank-sliced ``rand``; ``torch.rand`` when None).
         """
         return None
 
@@ -166,15 +166,13 @@ class WassersteinGP(Wasserstein):
 
     clip = None
     allows_batch_norm = False
-    penalty_uses_uniform = True
     recommended = {"optimizer": "adam", "lr": 1e-4, "betas": (0.5, 0.9), "d_steps": 5}
 
-    def penalty(self, critic, real, fake, uniform=None):
+    def penalty(self, critic, real, fake, rand=None):
         reals = real if isinstance(real, (tuple, list)) else (real,)
         fakes = fake if isinstance(fake, (tuple, list)) else (fake,)
         r0 = reals[0]
-        eps = torch.rand(r0.shape[0], device=r0.device) if uniform is None else uniform
-        eps = eps.to(r0.dtype)
+        eps = (torch.rand(r0.shape[0], device=r0.device) if rand is None else rand(r0.shape[0])).to(r0.dtype)
         x_hat = [
             (eps.view(-1, *[1] * (r.dim() - 1)) * r.detach() + (1 - eps.view(-1, *[1] * (r.dim() - 1))) * f.detach())
             .requires_grad_(True)
