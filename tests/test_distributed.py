@@ -157,6 +157,16 @@ def test_two_ranks_match_one_process_vae_and_resume(tmp_path):
         assert abs(a["loss"] - b["loss"]) < 1e-5 * abs(b["loss"])
 
 
+def test_two_ranks_stop_together_on_a_minutes_budget(tmp_path):
+    """--minutes under DDP: both ranks leave at the same step (a sync point), none waits forever."""
+    args = _train_args("vae", tmp_path / "ddp", ["--set", "model.z_dim=4", "--set", "model.hidden=[16]",
+                                                 "--set", "train.log_every=7", "--steps", "10000000",
+                                                 "--minutes", "0.05"])
+    run = _torchrun(["-m", "genzoo"], args, tmp_path)  # a rank left behind would hang until the timeout
+    step = _checkpoint(run)["step"]
+    assert step > 0 and step % 7 == 0  # the ranks compare notes every log_every steps
+
+
 def test_two_ranks_with_batch_norm_are_one_process_with_two_micro_batches(bn_gan, tmp_path):
     run = _torchrun([__file__], _train_args(bn_gan, tmp_path / "ddp", []), tmp_path)
     ddp = _weights_and_moments(_checkpoint(run))
