@@ -7,11 +7,15 @@ Models never need to know where the data came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Annotated, Callable
 
 import torch
 
-from ..errors import ConfigError
+from ..config import OneOf, PositiveInt, Range, Satisfies, check_config
+
+
+MAX_SIDE = 1024  # data.resize: the largest image side
+MAX_TOY_POINTS = 10_000_000  # data.toy_size
 
 
 @dataclass(frozen=True)
@@ -22,17 +26,16 @@ class DataConfig:
     image folder or ``.npz`` file.
     """
 
-    name: str = "mnist"
+    name: Annotated[str, Satisfies(bool, "a dataset name or a path")] = "mnist"
     path: str | None = None  # a directory the user names that holds the raw files
-    resize: int | None = None  # images resized to resize x resize
-    channels: int | None = None  # convert images to 1 (grey) or 3 (RGB) channels
-    binarize: str = "none"  # none | dynamic (resampled every batch) | static (once, seeded)
-    limit: int | None = None  # keep only the first `limit` examples
-    toy_size: int = 100_000  # points generated for toy 2-D data
+    resize: Annotated[int, Range(1, MAX_SIDE)] | None = None  # images resized to resize x resize
+    channels: Annotated[int, OneOf(1, 3)] | None = None  # convert images to 1 (grey) or 3 (RGB) channels
+    binarize: Annotated[str, OneOf("none", "dynamic", "static")] = "none"  # dynamic: resampled every batch; static: once, seeded
+    limit: PositiveInt | None = None  # keep only the first `limit` examples
+    toy_size: Annotated[int, Range(1, MAX_TOY_POINTS)] = 100_000  # points generated for toy 2-D data
 
     def __post_init__(self) -> None:
-        if self.binarize not in ("none", "dynamic", "static"):
-            raise ConfigError(f"data.binarize must be none, dynamic or static, not {self.binarize!r}")
+        check_config(self, "data")
 
 
 @dataclass

@@ -15,12 +15,15 @@ them perfectly; it anneals to zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Annotated, Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import (
+    LayerWidths, NonNegativeFloat, NonNegativeInt, OneOf, Optimizer, PositiveFloat, PositiveInt, Range, Width, Widths,
+)
 from ..errors import ConfigError
 from .base import Batch, GenerativeModel, OptimGroup
 from .nets import ConvBody, ConvGenerator, MLPBody, MLPGenerator, resolve_arch, resolve_layout
@@ -33,34 +36,34 @@ class GANConfig:
     (``wgan``: RMSprop 5e-5, 5 critic steps; ``wgan-gp``: Adam 1e-4, betas (0.5, 0.9), 5 critic
     steps), else the model's defaults."""
 
-    z_dim: int = 64
+    z_dim: Width = 64
     loss: str = "nonsaturating"  # minimax | nonsaturating | lsgan | wgan | wgan-gp | hinge | softmax
-    optimizer: str | None = None  # adam | adamw | rmsprop | sgd
-    lr: float | None = None
-    betas: tuple[float, float] | None = None
-    d_steps: int | None = None  # discriminator (critic) steps per generator step
-    penalty_weight: float = 10.0  # lambda of wgan-gp's gradient penalty
-    instance_noise: float = 0.0  # initial std of the noise added to D's inputs; 0 turns it off
-    instance_noise_steps: int = 10_000  # steps over which it anneals linearly to 0
+    optimizer: Optimizer | None = None  # adam | adamw | rmsprop | sgd
+    lr: PositiveFloat | None = None
+    betas: Annotated[tuple[float, float], Range(0, 1, high_open=True)] | None = None
+    d_steps: PositiveInt | None = None  # discriminator (critic) steps per generator step
+    penalty_weight: NonNegativeFloat = 10.0  # lambda of wgan-gp's gradient penalty
+    instance_noise: NonNegativeFloat = 0.0  # initial std of the noise added to D's inputs; 0 turns it off
+    instance_noise_steps: PositiveInt = 10_000  # steps over which it anneals linearly to 0
 
 
 @dataclass(frozen=True)
 class ConvConfig(GANConfig):
     """A GAN with the convolutional bodies of :mod:`.nets` (``layout``, ``width``, ``depth``)."""
 
-    layout: str = "auto"  # auto (mnist for 28x28, allconv otherwise) | mnist | allconv
-    width: int = 64  # channel multiplier (64: the papers' numbers)
-    depth: int = 0  # resolution doublings in G (and halvings in D); 0: from the image size
-    d_norm: str = "auto"  # batch | layer | none; auto: none for mnist, batch for allconv, layer under wgan-gp
+    layout: Annotated[str, OneOf("auto", "mnist", "allconv")] = "auto"  # auto (mnist for 28x28, allconv otherwise) | mnist | allconv
+    width: Width = 64  # channel multiplier (64: the papers' numbers)
+    depth: NonNegativeInt = 0  # resolution doublings in G (and halvings in D); 0: from the image size
+    d_norm: Annotated[str, OneOf("auto", "batch", "layer", "none")] = "auto"  # batch | layer | none; auto: none for mnist, batch for allconv, layer under wgan-gp
 
 
 @dataclass(frozen=True)
 class FamilyConfig(ConvConfig):
     """A GAN that runs on images (conv bodies) and on 2-D points (MLP bodies) alike."""
 
-    arch: str = "auto"  # auto (conv for images, mlp for points) | conv | mlp
-    g_hidden: tuple[int, ...] = (256, 256)  # MLP widths (arch=mlp)
-    d_hidden: tuple[int, ...] = (256, 256)
+    arch: Annotated[str, OneOf("auto", "conv", "mlp")] = "auto"  # auto (conv for images, mlp for points) | conv | mlp
+    g_hidden: LayerWidths = (256, 256)  # MLP widths (arch=mlp)
+    d_hidden: Widths = (256, 256)
 
 
 class AdversarialModel(GenerativeModel):

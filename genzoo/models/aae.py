@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import LayerWidths, NonNegativeFloat, PositiveFloat, Width
 from ..registry import register
 from .base import Batch, GenerativeModel, OptimGroup
 from .gan import mlp
@@ -28,14 +29,17 @@ from .gan import mlp
 class AAE(GenerativeModel):
     """Adversarial autoencoder (MLP, deterministic encoder, Gaussian prior matched by a latent discriminator)."""
 
+    has_encoder = True
+    inpaint = "latent"
+
     @dataclass(frozen=True)
     class Config:
-        z_dim: int = 8
-        hidden: tuple[int, ...] = (512, 512)
-        d_hidden: tuple[int, ...] = (512, 512)
-        lr: float = 1e-3  # encoder and decoder
-        d_lr: float = 2e-4  # latent discriminator
-        adv_weight: float = 1.0  # weight of the encoder's adversarial term against the summed reconstruction NLL
+        z_dim: Width = 8
+        hidden: LayerWidths = (512, 512)
+        d_hidden: LayerWidths = (512, 512)
+        lr: PositiveFloat = 1e-3  # encoder and decoder
+        d_lr: PositiveFloat = 2e-4  # latent discriminator
+        adv_weight: NonNegativeFloat = 1.0  # weight of the encoder's adversarial term against the summed reconstruction NLL
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

@@ -90,6 +90,8 @@ class AutoregressiveModel(GenerativeModel):
     """
 
     conditional: bool = False  # whether labels enter the network (set by class-conditional subclasses)
+    likelihood = "discrete"
+    inpaint = "autoregressive"
 
     def __init__(self, config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

@@ -73,9 +73,30 @@ class GenerativeModel(nn.Module):
     # Whether sample() draws for given labels (class-conditional models). Every model is told the
     # dataset's num_classes; only conditional ones use labels, and only they take --label.
     conditional: bool = False
+    # Capabilities, declared by each model (class attributes, or set in __init__ where the config
+    # decides) and read by the metrics and pictures, which never probe with hasattr:
+    # likelihood: "discrete"      log_prob(x) is the exact log-probability of discrete data (nats);
+    #             "density"       log_prob(x) is a continuous density (nats; genzoo.metrics.nll
+    #                             reports it dequantised, with the data's bin width);
+    #             "bound"         log_importance_weights(x, k, [labels,] generator=) bound log P(x) of
+    #                             discrete data (IWAE; Burda et al. 2016);
+    #             "density-bound" the same weights, bounding a continuous density;
+    #             None            no likelihood.
+    likelihood: str | None = None
+    # inpaint: "autoregressive"  sample(n, generator, x=, known=) draws the unknown pixels;
+    #          "latent"          iterated encode/decode completes them; None: cannot inpaint.
+    inpaint: str | None = None
+    # has_encoder: encode(x) (a code, or the posterior's (mu, logvar)) and decode(z) -> images.
+    has_encoder: bool = False
+    # code_traversal: compose(z, categorical, continuous) builds the latent from structured codes (InfoGAN).
+    code_traversal: bool = False
 
     def __init__(self, config: Any, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
+        from ..config import check_config
+
         super().__init__()
+        if dataclasses.is_dataclass(config):
+            check_config(config, "model")  # values out of their declared ranges never build a model
         self.config = config
         self.data_shape = tuple(int(s) for s in data_shape)
         self.num_classes = int(num_classes)

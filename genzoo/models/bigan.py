@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..config import LayerWidths, Width, Widths
 from ..registry import register
 from ._gan_common import AdversarialModel, FamilyConfig
 from .base import Batch
@@ -33,9 +34,9 @@ class BiGAN(AdversarialModel):
 
     @dataclass(frozen=True)
     class Config(FamilyConfig):
-        z_dim: int = 50
-        z_hidden: tuple[int, ...] = (512,)  # D's MLP on z
-        joint_hidden: tuple[int, ...] = (1024,)  # D's MLP on [f(x), f(z)]
+        z_dim: Width = 50
+        z_hidden: Widths = (512,)  # D's MLP on z
+        joint_hidden: LayerWidths = (1024,)  # D's MLP on [f(x), f(z)]
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

@@ -20,10 +20,12 @@ drawn uniformly from the same generator as the noise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 from torch import nn
 
+from ..config import OneOf
 from ..errors import ConfigError
 from ..registry import register
 from ._gan_common import AdversarialModel, FamilyConfig, one_hot
@@ -38,7 +40,7 @@ class ConditionalGAN(AdversarialModel):
 
     @dataclass(frozen=True)
     class Config(FamilyConfig):
-        conditioning: str = "projection"  # projection | concat
+        conditioning: Annotated[str, OneOf("projection", "concat")] = "projection"  # projection | concat
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

@@ -14,10 +14,12 @@ Everything else (ELBO, IWAE objective, importance weights) comes from :class:`~g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 from torch import nn
 
+from ..config import NonNegativeFloat, OneOf, Optimizer, PositiveFloat, PositiveInt, Range, Width
 from ..errors import GenzooError
 from ..registry import register
 from .vae import VAE
@@ -29,15 +31,15 @@ class ConvVAE(VAE):
 
     @dataclass(frozen=True)
     class Config:
-        z_dim: int = 2
-        channels: tuple[int, int] = (32, 64)
-        dense: int = 32
-        beta: float = 1.0  # the tutorial used 5e-4
-        decoder: str = "bernoulli"  # bernoulli | gaussian
-        objective: str = "elbo"  # elbo | iwae
-        k: int = 5
-        lr: float = 1e-3
-        optimizer: str = "adam"  # the tutorial used rmsprop
+        z_dim: Width = 2
+        channels: Annotated[tuple[int, int], Range(1, 65_536)] = (32, 64)
+        dense: Width = 32
+        beta: NonNegativeFloat = 1.0  # the tutorial used 5e-4
+        decoder: Annotated[str, OneOf("bernoulli", "gaussian")] = "bernoulli"
+        objective: Annotated[str, OneOf("elbo", "iwae")] = "elbo"
+        k: PositiveInt = 5
+        lr: PositiveFloat = 1e-3
+        optimizer: Optimizer = "adam"  # the tutorial used rmsprop
 
     def build(self) -> None:
         if len(self.data_shape) != 3 or self.data_shape[1] % 2 or self.data_shape[2] % 2:

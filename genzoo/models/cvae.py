@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import NonNegativeFloat, OneOf, Optimizer, PositiveFloat, PositiveInt, Width, Widths
 from ..errors import GenzooError
 from ..registry import register
 from .gan import mlp
@@ -30,14 +32,14 @@ class CVAE(VAE):
 
     @dataclass(frozen=True)
     class Config:
-        z_dim: int = 16
-        hidden: tuple[int, ...] = (256,)
-        beta: float = 1.0
-        decoder: str = "bernoulli"  # bernoulli | gaussian
-        objective: str = "elbo"  # elbo | iwae
-        k: int = 5
-        lr: float = 1e-3
-        optimizer: str = "adam"
+        z_dim: Width = 16
+        hidden: Widths = (256,)
+        beta: NonNegativeFloat = 1.0
+        decoder: Annotated[str, OneOf("bernoulli", "gaussian")] = "bernoulli"
+        objective: Annotated[str, OneOf("elbo", "iwae")] = "elbo"
+        k: PositiveInt = 5
+        lr: PositiveFloat = 1e-3
+        optimizer: Optimizer = "adam"
 
     def build(self) -> None:
         if self.num_classes < 2:

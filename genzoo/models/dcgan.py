@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..config import Width
 from ..registry import register
 from ._gan_common import AdversarialModel, ConvConfig
 
@@ -31,7 +32,7 @@ class DCGAN(AdversarialModel):
 
     @dataclass(frozen=True)
     class Config(ConvConfig):
-        z_dim: int = 96
+        z_dim: Width = 96
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

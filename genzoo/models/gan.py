@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..config import LayerWidths, Width
 from ..registry import register
 from ._gan_common import AdversarialModel, GANConfig
 from .nets import leaky, mlp
@@ -30,9 +31,9 @@ class GAN(AdversarialModel):
 
     @dataclass(frozen=True)
     class Config(GANConfig):
-        z_dim: int = 100
-        g_hidden: tuple[int, ...] = (128,)
-        d_hidden: tuple[int, ...] = (128,)
+        z_dim: Width = 100
+        g_hidden: LayerWidths = (128,)
+        d_hidden: LayerWidths = (128,)
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

@@ -10,11 +10,13 @@ y = tanh(W_f * x + V_f h) * sigmoid(W_g * x + V_g h), with h a class embedding w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import NonNegativeInt, OddKernel, PositiveFloat, Range, Width
 from ..registry import register
 from .autoregressive import AutoregressiveModel, MaskedConv2d, causal_mask, channel_groups
 
@@ -97,14 +99,14 @@ class GatedPixelCNN(AutoregressiveModel):
 
     @dataclass(frozen=True)
     class Config:
-        channels: int = 64  # h
-        layers: int = 6
-        kernel: int = 3
-        first_kernel: int = 7
-        out_hidden: int = 64
-        levels: int = 2  # 2: Bernoulli per channel; 256: softmax per 8-bit channel
+        channels: Width = 64  # h
+        layers: NonNegativeInt = 6
+        kernel: OddKernel = 3
+        first_kernel: OddKernel = 7
+        out_hidden: Width = 64
+        levels: Annotated[int, Range(2, 256)] = 2  # 2: Bernoulli per channel; 256: softmax per 8-bit channel
         conditional: bool = False  # a class embedding in every gate (needs labelled data)
-        lr: float = 1e-3
+        lr: PositiveFloat = 1e-3
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 
+from ..config import Fraction, NonNegativeFloat, OneOf, Range
 from ..errors import ConfigError
 from ..registry import register
 from .base import Batch, GenerativeModel, OptimGroup
@@ -36,13 +38,14 @@ class GMM(GenerativeModel):
 
     @dataclass(frozen=True)
     class Config:
-        components: int = 10
-        covariance: str = "diag"  # diag | full | bernoulli
-        reg_covar: float = 1e-6  # added to covariance diagonals (scikit-learn's default)
-        step_power: float = 0.6  # stepwise EM: eta_t = (t + 2) ** -step_power; 0 gives plain EM on each batch
+        components: Annotated[int, Range(1, 10_000)] = 10
+        covariance: Annotated[str, OneOf("diag", "full", "bernoulli")] = "diag"  # diag | full | bernoulli
+        reg_covar: NonNegativeFloat = 1e-6  # added to covariance diagonals (scikit-learn's default)
+        step_power: Fraction = 0.6  # stepwise EM: eta_t = (t + 2) ** -step_power; 0 gives plain EM on each batch
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
+        self.likelihood = "discrete" if config.covariance == "bernoulli" else "density"
         if config.covariance not in ("diag", "full", "bernoulli"):
             raise ConfigError(f"model.covariance must be diag, full or bernoulli, not {config.covariance!r}")
         K, D = config.components, self.data_dim

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import NonNegativeFloat, NonNegativeInt, Width
 from ..errors import ConfigError
 from ..registry import register
 from ._gan_common import AdversarialModel, FamilyConfig
@@ -35,14 +36,16 @@ from ._gan_common import AdversarialModel, FamilyConfig
 class InfoGAN(AdversarialModel):
     """InfoGAN (Chen et al. 2016): categorical + continuous codes recovered by a Q head on D's body."""
 
+    code_traversal = True
+
     @dataclass(frozen=True)
     class Config(FamilyConfig):
-        z_dim: int = 62
-        categorical: int = 10  # values of the categorical code (0: none)
-        continuous: int = 2  # number of continuous codes, each U(-1, 1)
-        info_weight: float = 1.0  # lambda
-        continuous_weight: float = 0.1  # relative weight of the continuous codes' term
-        q_hidden: int = 128
+        z_dim: Width = 62
+        categorical: NonNegativeInt = 10  # values of the categorical code (0: none)
+        continuous: NonNegativeInt = 2  # number of continuous codes, each U(-1, 1)
+        info_weight: NonNegativeFloat = 1.0  # lambda
+        continuous_weight: NonNegativeFloat = 0.1  # relative weight of the continuous codes' term
+        q_hidden: Width = 128
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

@@ -18,7 +18,10 @@ discriminators see 2x - 1, so both nets work in [-1, 1] as in the papers.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
@@ -161,50 +164,130 @@ class ConvBody(nn.Module):
         return self.net(h)
 
 
+def activation(name: str) -> nn.Module:
+    """A hidden-layer nonlinearity by name: ``relu``, ``leaky_relu`` (slope 0.2) or ``softplus``."""
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(0.2)
+    if name == "softplus":
+        return nn.Softplus()
+    raise ConfigError(f"unknown activation {name!r} (relu, leaky_relu or softplus)")
+
+
 class GaussianNoise(nn.Module):
-    """Adds N(0, std^2) noise in training mode only (Salimans et al. 2016's regulariser of D)."""
+    """Adds N(0, std^2) noise in training mode only (Salimans et al. 2016's regulariser of D).
+
+    The noise is drawn by ``randn(*shape)``, the model's training-noise source (rank- and
+    micro-batch-sliced), never by the global RNG.
+    """
 
     def __init__(self, std: float) -> None:
         super().__init__()
         self.std = std
 
+    def forward(self, x: torch.Tensor, randn: Callable[..., torch.Tensor] | None = None) -> torch.Tensor:
+        if not self.training or self.std <= 0:
+            return x
+        if randn is None:
+            raise RuntimeError("GaussianNoise in training mode needs randn=, the model's training-noise source")
+        return x + self.std * randn(*x.shape)
+
+
+class WeightNormLinear(nn.Module):
+    """A linear layer with weight w = g v / ||v|| per output unit (Salimans & Kingma 2016).
+
+    :meth:`data_init` sets g and the bias b from a batch so that the layer's outputs start with
+    zero mean and unit variance per unit. ``train_scale=False`` keeps g fixed after that (a
+    buffer), as in the hidden layers of Salimans et al. (2016)'s MNIST discriminator.
+    """
+
+    def __init__(self, in_features: int, out_features: int, train_scale: bool = True) -> None:
+        super().__init__()
+        self.v = nn.Parameter(0.05 * torch.randn(out_features, in_features))
+        if train_scale:
+            self.g = nn.Parameter(torch.ones(out_features))
+        else:
+            self.register_buffer("g", torch.ones(out_features))
+        self.b = nn.Parameter(torch.zeros(out_features))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.v * (self.g / self.v.norm(dim=1)).unsqueeze(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
+        return F.linear(x, self.weight, self.b)
+
+    @torch.no_grad()
+    def data_init(self, x: torch.Tensor) -> torch.Tensor:
+        """Set g and b from batch ``x`` (B, in); returns the layer's output on it after the change."""
+        t = F.linear(x, self.v / self.v.norm(dim=1, keepdim=True))  # (B, out) with g = 1, b = 0
+        mean, std = t.mean(0), t.std(0, unbiased=False).clamp_min(1e-8)
+        self.g.copy_(1 / std)
+        self.b.copy_(-mean / std)
+        return (t - mean) / std
 
 
 class MLPBody(nn.Module):
-    """Data (B, ...) -> features (B, hidden[-1]): a leaky-ReLU MLP discriminator body (inputs flattened).
+    """Data (B, ...) -> features (B, hidden[-1]): an MLP discriminator body (inputs flattened).
 
-    ``noise`` = (input std, hidden std) adds Gaussian noise to the input and after every hidden
-    layer while training (0, 0: none).
+    ``noise`` = (input std, hidden std) adds Gaussian noise to the input and to the output of
+    every hidden layer that feeds another layer, while training (0, 0: none). The body's output
+    itself is clean: a head that wants noisy features adds its own :class:`GaussianNoise` (Salimans
+    et al. 2016 match the clean last-layer features and classify noisy ones). ``act``: the hidden
+    nonlinearity (:func:`activation`). ``weight_norm``: weight-normalised layers with fixed
+    scales, set by :meth:`data_init` before training.
     """
 
     def __init__(self, in_dim: int, hidden: tuple[int, ...], extra_in: int = 0,
-                 noise: tuple[float, float] = (0.0, 0.0)) -> None:
+                 noise: tuple[float, float] = (0.0, 0.0), act: str = "leaky_relu", weight_norm: bool = False) -> None:
         super().__init__()
         layers: list[nn.Module] = [GaussianNoise(noise[0])] if noise[0] > 0 else []
-        for a, b in zip([in_dim + extra_in, *hidden[:-1]], hidden):
-            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)] + ([GaussianNoise(noise[1])] if noise[1] > 0 else [])
+        sizes = [in_dim + extra_in, *hidden]
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            if i and noise[1] > 0:
+                layers.append(GaussianNoise(noise[1]))
+            layers += [WeightNormLinear(a, b, train_scale=False) if weight_norm else nn.Linear(a, b), activation(act)]
         self.net = nn.Sequential(*layers)
         self.out_dim = hidden[-1]
 
-    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None,
+                randn: Callable[..., torch.Tensor] | None = None, init: bool = False) -> torch.Tensor:
         h = x.reshape(x.shape[0], -1)
         if extra is not None:
             h = torch.cat([h, extra], dim=1)
-        return self.net(h)
+        for layer in self.net:
+            if isinstance(layer, GaussianNoise):
+                h = layer(h, randn)
+            elif init and isinstance(layer, WeightNormLinear):
+                h = layer.data_init(h)
+            else:
+                h = layer(h)
+        return h
+
+    @torch.no_grad()
+    def data_init(self, x: torch.Tensor, randn: Callable[..., torch.Tensor] | None = None) -> torch.Tensor:
+        """Data-dependent initialisation of the weight-normalised layers on batch ``x``, in order; returns the features."""
+        return self.forward(x, randn=randn, init=True)
 
 
 class MLPGenerator(nn.Module):
-    """A vector (B, in_dim) -> data (B, *data_shape): sigmoid for images in [0, 1], unbounded for points."""
+    """A vector (B, in_dim) -> data (B, *data_shape): sigmoid for images in [0, 1], unbounded for points.
 
-    def __init__(self, in_dim: int, data_shape: tuple[int, ...], hidden: tuple[int, ...], batch_norm: bool = False):
+    ``act``: the hidden nonlinearity (:func:`activation`); ``weight_norm``: a weight-normalised
+    output layer (trainable scale), as in Salimans et al. (2016)'s MNIST generator.
+    """
+
+    def __init__(self, in_dim: int, data_shape: tuple[int, ...], hidden: tuple[int, ...], batch_norm: bool = False,
+                 act: str = "relu", weight_norm: bool = False):
         super().__init__()
         self.data_shape = tuple(data_shape)
         dim = 1
         for s in data_shape:
             dim *= s
-        self.net = mlp([in_dim, *hidden, dim], batch_norm=batch_norm)
+        body = mlp([in_dim, *hidden], activation=lambda: activation(act), batch_norm=batch_norm, last_activation=True)
+        last = hidden[-1] if hidden else in_dim
+        self.net = nn.Sequential(*body, WeightNormLinear(last, dim) if weight_norm else nn.Linear(last, dim))
         self.is_image = len(data_shape) == 3
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -221,3 +304,26 @@ def resolve_arch(arch: str, data_shape: tuple[int, ...]) -> str:
     if arch == "conv":
         resolve_layout("auto", data_shape)  # raises the clear error for point data
     return arch
+
+
+class Maxout(nn.Module):
+    """A maxout layer (Goodfellow et al. 2013): ``pieces`` linear units per output, keep the largest.
+
+    (B, in_features) -> (B, out_features); the discriminators of the VEEGAN/PacGAN toy experiments.
+    """
+
+    def __init__(self, in_features: int, out_features: int, pieces: int) -> None:
+        super().__init__()
+        if pieces < 1:
+            raise ConfigError(f"a maxout layer needs at least 1 piece, not {pieces}")
+        self.out_features, self.pieces = out_features, pieces
+        self.linear = nn.Linear(in_features, out_features * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).view(x.shape[0], self.out_features, self.pieces).amax(dim=2)
+
+
+def maxout_mlp(sizes: list[int], pieces: int) -> nn.Sequential:
+    """Maxout hidden layers of ``sizes[1:-1]`` units, then a linear output layer of ``sizes[-1]``."""
+    layers: list[nn.Module] = [Maxout(a, b, pieces) for a, b in zip(sizes[:-2], sizes[1:-1])]
+    return nn.Sequential(*layers, nn.Linear(sizes[-2], sizes[-1]))

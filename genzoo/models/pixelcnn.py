@@ -8,11 +8,13 @@ log p(x) = sum_i log p(x_i | x_<i) is exact; training minimises it directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import NonNegativeInt, OddKernel, PositiveFloat, Range, Width
 from ..registry import register
 from .autoregressive import AutoregressiveModel, MaskedConv2d
 
@@ -44,13 +46,13 @@ class PixelCNN(AutoregressiveModel):
 
     @dataclass(frozen=True)
     class Config:
-        channels: int = 64  # 2h in the paper
-        blocks: int = 5
-        kernel: int = 3  # of the residual blocks' masked convolution
-        first_kernel: int = 7
-        out_hidden: int = 64
-        levels: int = 2  # 2: Bernoulli per channel (binarized data); 256: softmax per 8-bit channel
-        lr: float = 1e-3
+        channels: Width = 64  # 2h in the paper
+        blocks: NonNegativeInt = 5
+        kernel: OddKernel = 3  # of the residual blocks' masked convolution
+        first_kernel: OddKernel = 7
+        out_hidden: Width = 64
+        levels: Annotated[int, Range(2, 256)] = 2  # 2: Bernoulli per channel (binarized data); 256: softmax per 8-bit channel
+        lr: PositiveFloat = 1e-3
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

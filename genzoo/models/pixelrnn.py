@@ -27,11 +27,13 @@ row when that row is complete, since only the next rows use it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import OddKernel, PositiveFloat, PositiveInt, Range, Width
 from ..errors import ConfigError
 from ..registry import register
 from .autoregressive import AutoregressiveModel, MaskedConv2d, causal_mask, channel_groups
@@ -197,13 +199,13 @@ class PixelRNN(AutoregressiveModel):
 
     @dataclass(frozen=True)
     class Config:
-        channels: int = 32  # h, the LSTM state size
-        layers: int = 2
+        channels: Width = 32  # h, the LSTM state size
+        layers: PositiveInt = 2
         layer: str = "row"  # row: Row LSTM (section 3.1); diagonal: Diagonal BiLSTM (section 3.2)
-        first_kernel: int = 7
-        out_hidden: int = 64
-        levels: int = 2  # 2: Bernoulli per channel; 256: softmax per 8-bit channel
-        lr: float = 1e-3
+        first_kernel: OddKernel = 7
+        out_hidden: Width = 64
+        levels: Annotated[int, Range(2, 256)] = 2  # 2: Bernoulli per channel; 256: softmax per 8-bit channel
+        lr: PositiveFloat = 1e-3
 
         def __post_init__(self) -> None:
             if self.layer not in LAYERS:
