@@ -47,7 +47,7 @@ def score_checkpoint(model, path: Path, test) -> dict:
 def score_run(run: Path, test, all_checkpoints: bool) -> dict:
     import genzoo
     from genzoo.config import RunConfig
-    from genzoo.train.checkpoint import checkpoint_files, latest_checkpoint
+    from genzoo.train.checkpoint import latest_checkpoint
 
     model = genzoo.load(run)
     if model.registry_name != "ssgan":
@@ -59,7 +59,7 @@ def score_run(run: Path, test, all_checkpoints: bool) -> dict:
     out = {"run": str(run), "seed": cfg.train.seed, "labelled_seed": cfg.model_config.labelled_seed,
            "batch_size": cfg.train.batch_size, **score_checkpoint(model, latest, test)}
     if all_checkpoints:
-        out["curve"] = [score_checkpoint(model, p, test) for p in checkpoint_files(run / "checkpoints")]
+        out["curve"] = [score_checkpoint(model, p, test) for p in sorted((run / "checkpoints").glob("step_*.pt"))]
     return out
 
 

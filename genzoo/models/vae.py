@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import NonNegativeFloat, OneOf, Optimizer, PositiveFloat, PositiveInt, Width, Widths
 from ..errors import ConfigError
 from ..registry import register
 from .base import Batch, GenerativeModel, OptimGroup
@@ -34,20 +36,24 @@ class VAE(GenerativeModel):
     """MLP VAE (ELBO or IWAE objective); also gives the ELBO and importance weights for the IWAE bound."""
 
     conditional = False  # whether labels enter encoder and decoder (the CVAE)
+    has_encoder = True
+    inpaint = "latent"
 
     @dataclass(frozen=True)
     class Config:
-        z_dim: int = 100
-        hidden: tuple[int, ...] = (128,)
-        beta: float = 1.0  # weight of the KL term (ELBO objective)
-        decoder: str = "bernoulli"  # bernoulli | gaussian (learned per-pixel variance)
-        objective: str = "elbo"  # elbo | iwae
-        k: int = 5  # importance samples of the iwae objective
-        lr: float = 1e-3
-        optimizer: str = "adam"
+        z_dim: Width = 100
+        hidden: Widths = (128,)
+        beta: NonNegativeFloat = 1.0  # weight of the KL term (ELBO objective)
+        decoder: Annotated[str, OneOf("bernoulli", "gaussian")] = "bernoulli"  # gaussian: learned per-pixel variance
+        objective: Annotated[str, OneOf("elbo", "iwae")] = "elbo"
+        k: PositiveInt = 5  # importance samples of the iwae objective
+        lr: PositiveFloat = 1e-3
+        optimizer: Optimizer = "adam"
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
+        # The Bernoulli decoder gives probabilities of binary pixels; the Gaussian one a density.
+        self.likelihood = "bound" if config.decoder == "bernoulli" else "density-bound"
         if config.decoder not in ("bernoulli", "gaussian"):
             raise ConfigError(f"model.decoder must be bernoulli or gaussian, not {config.decoder!r}")
         if config.objective not in ("elbo", "iwae") or config.k < 1:
