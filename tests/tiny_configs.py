@@ -19,4 +19,6 @@ TINY: dict[str, tuple[dict, str]] = {
     "gated-pixelcnn": ({"channels": 8, "layers": 2, "out_hidden": 8, "conditional": True}, "digits"),
     "pixelrnn": ({"channels": 8, "layers": 1, "out_hidden": 8}, "digits"),
     "gmm": ({"components": 3, "covariance": "full"}, "8gaussians"),
+    "nade": ({"hidden": 8}, "digits"),
+    "made": ({"hidden": [16, 12], "masks": 2}, "digits"),
 }
