@@ -201,19 +201,21 @@ def test_micro_batches_change_nothing_without_batch_norm(model, cfg, tmp_path):
 
 
 @pytest.mark.parametrize("draw", ["randn", "rand", "randint"])
-def test_rank_slices_of_training_noise_make_up_one_process_draw(draw):
-    """Every training draw (normal noise, the WGAN-GP weights, ssgan's labelled indices) is sliced."""
+def test_shards_of_training_noise_make_up_one_process_draw(draw):
+    """Every per-example draw (normal noise, the WGAN-GP weights, ssgan's labelled indices) is
+    the shard's slice of one global draw; shared draws are the same on every shard."""
     cls = registry.get_model_class("gan")
     model = cls(cls.Config(), (2,))
     call = {"randn": lambda n: model.randn(n, 3), "rand": lambda n: model.rand(n), "randint": lambda n: model.randint(50, n)}[draw]
-    torch.manual_seed(0)
-    whole = call(8)
+    with model.drawing_from(torch.Generator().manual_seed(0)):
+        whole, shared = call(8), model.rand_shared(5)
     parts = []
-    for rank in range(4):
-        model.noise_slice = (rank, 4)
-        torch.manual_seed(0)
-        parts.append(call(2))
+    for shard in range(4):
+        with model.drawing_from(torch.Generator().manual_seed(0), shard, 4):
+            parts.append(call(2))
+            assert torch.equal(model.rand_shared(5), shared) and model.noise_slice == (shard, 4)
     assert torch.equal(torch.cat(parts), whole)
+    assert model.noise_slice == (0, 1)  # outside the block: no source
 
 
 if __name__ == "__main__":  # torchrun's entry point for the test-only model

@@ -148,6 +148,14 @@ class AdversarialModel(GenerativeModel):
         """Whether D normalises over the batch (then G's step feeds D real and fake together too)."""
         return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
 
+    @property
+    def couples_batch(self) -> bool:
+        """Declared from what the model is: its objective couples the batch (the softmax objective's
+        sum over it), or it built batch norm into G or D. Then N processes equal one process with
+        ``train.micro_batches=N``, not one process on the whole batch (see GenerativeModel)."""
+        return self.objective.couples_batch or any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for net in (self.G, self.D) for m in net.modules())
+
     # -- the pieces of a step -----------------------------------------------------------
     def instance_noise_std(self) -> float:
         c = self.config

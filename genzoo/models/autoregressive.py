@@ -166,8 +166,10 @@ class AutoregressiveModel(GenerativeModel):
         """
         dev = self.device
         if self.conditional and labels is None:
-            g = generator if generator is not None else torch.Generator().manual_seed(torch.seed() % 2**63)
-            labels = torch.randint(self.num_classes, (n,), generator=g, device=g.device)
+            # From ``generator`` like the pixels' uniforms; without one, both come from the global
+            # RNG as torch.randint would (never reseeded here).
+            dev_g = generator.device if generator is not None else dev
+            labels = torch.randint(self.num_classes, (n,), generator=generator, device=dev_g)
         if labels is not None:
             labels = labels.to(dev)
         shape = (n, self.C, self.H, self.W)

@@ -7,11 +7,12 @@ model it trains. A saved model is a folder: ``config.json`` + ``model.safetensor
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, NamedTuple
+from typing import Any, Callable, ClassVar, Iterator, NamedTuple
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -46,6 +47,7 @@ class OptimGroup:
     weight_decay: float = 0.0
     steps: int = 1
     fresh_batch: bool = True
+    kind: ClassVar[str] = "gradient"  # "statistics" for a StatisticsGroup
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
@@ -57,6 +59,33 @@ class OptimGroup:
         if self.optimizer == "sgd":
             return torch.optim.SGD(self.params, lr=self.lr, momentum=self.betas[0], weight_decay=self.weight_decay)
         raise ConfigError(f"unknown optimizer {self.optimizer!r} (adam, adamw, rmsprop or sgd)")
+
+
+@dataclass
+class StatisticsGroup(OptimGroup):
+    """A group updated without gradients, from sufficient statistics (EM's M-step, for example).
+
+    For such a group the trainer never calls ``losses``: it calls
+    :meth:`GenerativeModel.batch_statistics` on each micro-batch, adds the results, sums them
+    over the processes, and hands the global batch's statistics to
+    :meth:`GenerativeModel.apply_statistics`, which every process applies alike. N processes,
+    one process and any number of micro-batches then make the same update. ``lr`` and the
+    optimizer fields are unused (its optimizer never steps).
+    """
+
+    kind: ClassVar[str] = "statistics"
+    lr: float = 0.0
+    optimizer: str = "sgd"
+    betas: tuple[float, float] = (0.0, 0.0)
+
+
+class NoiseSource(NamedTuple):
+    """Where a model's draws come from (:meth:`GenerativeModel.drawing_from`): a generator, and
+    which shard of the global batch per-example draws are for."""
+
+    generator: torch.Generator
+    shard: int = 0
+    shards: int = 1
 
 
 class GenerativeModel(nn.Module):
@@ -136,6 +165,31 @@ class GenerativeModel(nn.Module):
     def on_step_end(self, group: str) -> None:
         """Called after each optimizer step of ``group`` (e.g. WGAN's weight clipping)."""
 
+    # -- non-gradient updates: declared with a StatisticsGroup ---------------------------
+    # losses() must not change parameters (the trainer checks): an update that is not a
+    # gradient step goes through these two methods, so ranks and micro-batches agree.
+    def batch_statistics(self, batch: Batch, group: str) -> dict[str, torch.Tensor]:
+        """For a :class:`StatisticsGroup`: sufficient statistics of ``batch`` as SUMS over its
+        examples (never means; float64 keeps the sums exact enough), under the current parameters.
+        The trainer adds them over micro-batches and processes: what :meth:`apply_statistics`
+        receives is the same sum over the global batch, however the batch was split."""
+        raise NotImplementedError(f"{type(self).__name__} declares statistics group {group!r} but no batch_statistics()")
+
+    def apply_statistics(self, group: str, stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Update the parameters from the global batch's summed ``stats`` (no gradient; every
+        process makes the same update). Returns the scalars to log; ``out[group]`` is the group's
+        figure of merit (what a NaN check reports)."""
+        raise NotImplementedError(f"{type(self).__name__} declares statistics group {group!r} but no apply_statistics()")
+
+    @property
+    def couples_batch(self) -> bool:
+        """Whether an example's loss depends on the other examples of its batch (batch norm, a
+        softmax or a mean over the batch). Such a model trained on N processes computes what one
+        process computes with ``train.micro_batches=N`` (each shard is a "ghost batch"), not one
+        process on the whole batch; other models match one process on the whole batch. Models
+        declare it; this default, whether the model has a batch-norm layer, is only a fallback."""
+        return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules())
+
     def health(self, scalars: dict[str, float]) -> str | None:
         """Given the logged means of the last window, a warning if training looks broken (else None).
 
@@ -143,38 +197,85 @@ class GenerativeModel(nn.Module):
         """
         return None
 
-    # -- helpers --------------------------------------------------------------------
-    # Training noise goes through randn() so that data-parallel ranks can draw slices of one
-    # global noise tensor (the trainer sets noise_slice); the result then does not depend on
-    # how many processes share the batch.
-    noise_slice: tuple[int, int] = (0, 1)  # (rank, world_size)
+    # -- randomness -------------------------------------------------------------------
+    # A model draws every random number through the methods below, never from torch's global
+    # RNG (no torch.randn/randn_like/dropout of its own):
+    #   randn(*shape), rand(*shape), randint(high, n)  per-example draws; dim 0 is this shard's
+    #       batch. During a training step each shard (rank x micro-batch) draws for the global
+    #       batch and keeps its rows, so an example gets the same noise however the batch is split.
+    #   randn_shared(*shape), rand_shared(*shape), randint_shared(high, n=1)  one draw for the
+    #       whole step, identical on every shard (a per-step choice such as a random mask).
+    # The trainer owns the source: a torch.Generator seeded from train.seed and saved in every
+    # checkpoint, replayed for each micro-batch, so shards stay in lockstep. The number and shapes
+    # of the draws must therefore not depend on the data. prepare_data() draws from the same
+    # generator, unsliced (every rank sees the whole data). Outside training, drawing_from(g)
+    # makes the methods draw from generator g; with no source at all they use the global RNG,
+    # as torch.randn would (the caller's choice, e.g. a direct call to elbo()).
     global_step: int = 0  # set by the trainer before each iteration (e.g. for annealed instance noise)
+    _noise: "NoiseSource | None" = None  # the current source, set by drawing_from()
 
-    def _sliced(self, draw: Callable[..., torch.Tensor], shape: tuple[int, ...]) -> torch.Tensor:
-        """``draw(shape)`` on one rank; under DDP this rank's slice of one global draw along dim 0."""
-        rank, world = self.noise_slice
-        if world == 1:
-            return draw(shape)
-        return draw((shape[0] * world, *shape[1:]))[rank * shape[0] : (rank + 1) * shape[0]]
+    @contextlib.contextmanager
+    def drawing_from(self, generator: torch.Generator, shard: int = 0, shards: int = 1) -> Iterator[None]:
+        """Within the block, the model's draws come from ``generator``: per-example draws as shard
+        ``shard`` of ``shards`` (the trainer's use), shared draws whole."""
+        if not 0 <= shard < shards:
+            raise ValueError(f"shard {shard} is not one of {shards}")
+        previous, self._noise = self._noise, NoiseSource(generator, shard, shards)
+        try:
+            yield
+        finally:
+            self._noise = previous
+
+    @property
+    def noise_slice(self) -> tuple[int, int]:
+        """(shard, shards) of the current draws: (rank * micro_batches + m, world_size * micro_batches)
+        in a training step, (0, 1) otherwise. A model that splits a global quantity (ssgan's labelled
+        batch) reads it; per-example draws need not."""
+        return (0, 1) if self._noise is None else (self._noise.shard, self._noise.shards)
+
+    def _draw(self, fn: Callable[..., torch.Tensor], shape: tuple[int, ...], per_example: bool) -> torch.Tensor:
+        src = self._noise
+        if src is None:
+            return fn(shape, None, self.device)
+        g = src.generator
+        if not per_example or src.shards == 1:
+            return fn(shape, g, g.device).to(self.device)
+        n = shape[0]
+        whole = fn((n * src.shards, *shape[1:]), g, g.device)
+        return whole[src.shard * n : (src.shard + 1) * n].to(self.device)
 
     def randn(self, *shape: int) -> torch.Tensor:
-        """Standard normal training noise of ``shape`` on the model's device (rank-sliced under DDP)."""
-        return self._sliced(lambda s: torch.randn(s, device=self.device), shape)
+        """Standard normal training noise of ``shape`` (dim 0: this shard's examples)."""
+        return self._draw(lambda s, g, d: torch.randn(s, generator=g, device=d), shape, True)
 
     def rand(self, *shape: int) -> torch.Tensor:
-        """Uniform [0, 1) training noise of ``shape`` (rank-sliced under DDP)."""
-        return self._sliced(lambda s: torch.rand(s, device=self.device), shape)
+        """Uniform [0, 1) training noise of ``shape`` (dim 0: this shard's examples)."""
+        return self._draw(lambda s, g, d: torch.rand(s, generator=g, device=d), shape, True)
 
     def randint(self, high: int, n: int) -> torch.Tensor:
-        """``n`` training indices in [0, high) (rank-sliced under DDP)."""
-        return self._sliced(lambda s: torch.randint(high, s, device=self.device), (n,))
+        """``n`` training indices in [0, high), one per example of this shard."""
+        return self._draw(lambda s, g, d: torch.randint(high, s, generator=g, device=d), (n,), True)
+
+    def randn_shared(self, *shape: int) -> torch.Tensor:
+        """Standard normal draws of ``shape``, the same on every rank and micro-batch of the step."""
+        return self._draw(lambda s, g, d: torch.randn(s, generator=g, device=d), shape, False)
+
+    def rand_shared(self, *shape: int) -> torch.Tensor:
+        """Uniform [0, 1) draws of ``shape``, the same on every rank and micro-batch of the step."""
+        return self._draw(lambda s, g, d: torch.rand(s, generator=g, device=d), shape, False)
+
+    def randint_shared(self, high: int, n: int = 1) -> torch.Tensor:
+        """``n`` integers in [0, high), the same on every rank and micro-batch (e.g. a mask's seed)."""
+        return self._draw(lambda s, g, d: torch.randint(high, s, generator=g, device=d), (n,), False)
 
     def randn_from(self, generator: torch.Generator | None, *shape: int) -> torch.Tensor:
-        """Standard normal noise from ``generator`` (on its own device), moved to the model's device."""
+        """Standard normal noise from ``generator`` (on its own device), moved to the model's device;
+        from the current source (:meth:`randn`) when ``generator`` is None."""
         if generator is None:
             return self.randn(*shape)
         return torch.randn(*shape, generator=generator, device=generator.device).to(self.device)
 
+    # -- helpers --------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

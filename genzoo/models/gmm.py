@@ -8,12 +8,15 @@ E-step: responsibilities r_nk = pi_k p(x_n | theta_k) / p(x_n). M-step: pi, mean
 covariances from the r-weighted sufficient statistics (plus ``reg_covar`` on the diagonal, as in
 scikit-learn, so that a component on one point keeps a valid covariance).
 
-How EM fits the gradient trainer: the model has one optimizer group, ``em``, whose optimizer has
-learning rate 0. Each ``losses(batch, "em")`` call does one stepwise-EM update in place -- the
-running statistics move towards the batch's by eta_t = (t + 2) ** -step_power (eta = 1 at the
-first step; with a full-data batch and ``step_power=0`` this is classical EM) -- and returns the
-batch's negative log-likelihood for logging, tied to the parameters by a zero-weight term so
-that the trainer's backward pass is a no-op. ``fit_em(x)`` runs classical full-batch EM directly.
+How EM fits the trainer: the model's one group, ``em``, is a :class:`~.base.StatisticsGroup`.
+Each step the trainer collects the E-step's sufficient statistics of the batch
+(:meth:`GMM.batch_statistics`: sums of r, r x, r x x^T and log p(x) over the examples), sums them
+over micro-batches and data-parallel ranks, and the model applies them (:meth:`GMM.apply_statistics`):
+the running statistics move towards the global batch's by eta_t = (t + 2) ** -step_power (eta = 1
+at the first step; with a full-data batch and ``step_power=0`` this is classical EM), then the
+M-step. So any number of processes or micro-batches makes the same update. The means start at K
+examples drawn from the whole training set (:meth:`GMM.prepare_data`, with the trainer's seeded
+generator). ``fit_em(x)`` runs classical full-batch EM directly.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import torch
 from ..config import Fraction, NonNegativeFloat, OneOf, Range
 from ..errors import ConfigError
 from ..registry import register
-from .base import Batch, GenerativeModel, OptimGroup
+from .base import Batch, GenerativeModel, OptimGroup, StatisticsGroup
 
 LOG_2PI = math.log(2 * math.pi)
 BERNOULLI_EPS = 1e-4  # keeps log(mu) and log(1 - mu) finite for a pixel a component never turns on
@@ -62,8 +65,7 @@ class GMM(GenerativeModel):
         self.register_buffer("em_steps", torch.zeros((), dtype=torch.long))
 
     def optimizer_groups(self) -> list[OptimGroup]:
-        # lr = 0 and no momentum: the update is EM's, done in losses(); the optimizer changes nothing.
-        return [OptimGroup("em", list(self.parameters()), lr=0.0, optimizer="sgd", betas=(0.0, 0.0))]
+        return [StatisticsGroup("em", list(self.parameters()))]  # updated by EM, never by a gradient
 
     # -- likelihood ---------------------------------------------------------------------
     def component_log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,17 +92,23 @@ class GMM(GenerativeModel):
 
     # -- EM -----------------------------------------------------------------------------
     @torch.no_grad()
+    def _batch_sums(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """E-step: the sufficient statistics of batch x under the current parameters, summed over
+        its examples, with the example count and the summed log-likelihood."""
+        x = x.reshape(x.shape[0], -1).to(torch.float64)
+        lp = self.component_log_prob(x)  # (B, K)
+        r = torch.softmax(lp, 1)  # responsibilities
+        if self.config.covariance == "full":
+            s2 = torch.einsum("bk,bd,be->kde", r, x, x)
+        else:
+            s2 = r.T @ (x * x)
+        return {"count": torch.tensor(float(x.shape[0]), dtype=torch.float64, device=x.device),
+                "s0": r.sum(0), "s1": r.T @ x, "s2": s2, "log_likelihood": torch.logsumexp(lp, 1).sum()}
+
     def _batch_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """E-step: the mean sufficient statistics of batch x under the current parameters."""
-        x = x.reshape(x.shape[0], -1).to(torch.float64)
-        r = torch.softmax(self.component_log_prob(x), 1)  # (B, K) responsibilities
-        n = x.shape[0]
-        s0, s1 = r.sum(0) / n, r.T @ x / n
-        if self.config.covariance == "full":
-            s2 = torch.einsum("bk,bd,be->kde", r, x, x) / n
-        else:
-            s2 = r.T @ (x * x) / n
-        return s0, s1, s2
+        sums = self._batch_sums(x)
+        return tuple(sums[k] / sums["count"] for k in ("s0", "s1", "s2"))
 
     @torch.no_grad()
     def _m_step(self) -> None:
@@ -117,30 +125,49 @@ class GMM(GenerativeModel):
 
     @torch.no_grad()
     def initialise(self, x: torch.Tensor, generator: torch.Generator | None = None) -> None:
-        """Means at K random examples (Bernoulli: pulled half-way to 0.5), variances at the data's."""
-        x = x.reshape(x.shape[0], -1).to(torch.float64)
-        K = self.config.components
-        idx = torch.randperm(x.shape[0], generator=generator)[:K] % x.shape[0]
-        idx = torch.cat([idx, torch.randint(x.shape[0], (K - len(idx),), generator=generator)]) if len(idx) < K else idx
-        mu = x[idx.to(x.device)]
+        """Means at K distinct random examples of x (Bernoulli: pulled half-way to 0.5), variances at
+        the data's. Draws from ``generator``, else from the model's source (:meth:`rand`)."""
+        x = x.reshape(x.shape[0], -1)
+        N, K = x.shape[0], self.config.components
+        u = self.rand(N) if generator is None else torch.rand(N, generator=generator, device=generator.device)
+        idx = u.argsort()[:K].cpu()
+        if len(idx) < K:  # fewer examples than components: repeat them
+            idx = idx[torch.arange(K) % len(idx)]
+        mu = x[idx.to(x.device)].to(self.means)
         self.weights.fill_(1.0 / K)
         if self.config.covariance == "bernoulli":
             self.means.copy_(0.5 * mu + 0.25)
             return
         self.means.copy_(mu)
-        var = x.var(0) + self.config.reg_covar if x.shape[0] > 1 else torch.ones_like(mu[0])
+        var = _variance(x).to(self.means) + self.config.reg_covar if N > 1 else torch.ones_like(mu[0])
         self.cov.copy_(torch.diag_embed(var).expand_as(self.cov) if self.config.covariance == "full" else var.expand_as(self.cov))
 
-    @torch.no_grad()
-    def em_step(self, x: torch.Tensor) -> None:
-        """One stepwise-EM update on batch x (the first call initialises from x)."""
+    def prepare_data(self, data) -> None:
+        """Initialise from the whole training set (the trainer's seeded draws, alike on every rank),
+        so the start does not depend on how batches are split across processes."""
         if int(self.em_steps) == 0:
-            self.initialise(x)
+            self.initialise(data.x)
+
+    def batch_statistics(self, batch: Batch, group: str) -> dict[str, torch.Tensor]:
+        """The E-step's sums over ``batch`` (see the module docstring); the trainer adds shards up."""
+        return self._batch_sums(batch.x)
+
+    @torch.no_grad()
+    def apply_statistics(self, group: str, stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One stepwise-EM update from the global batch's sums; logs the batch's NLL before the update."""
+        n = stats["count"]
         eta = 1.0 if int(self.em_steps) == 0 else (int(self.em_steps) + 1) ** -self.config.step_power
-        for s, new in zip((self.s0, self.s1, self.s2), self._batch_stats(x)):
-            s.mul_(1 - eta).add_(eta * new)
+        for s, key in zip((self.s0, self.s1, self.s2), ("s0", "s1", "s2")):
+            s.mul_(1 - eta).add_(eta * stats[key] / n)
         self._m_step()
         self.em_steps += 1
+        nll = (-stats["log_likelihood"] / n).float()
+        return {"em": nll, "nll": nll}
+
+    @torch.no_grad()
+    def em_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One stepwise-EM update on batch x, outside a trainer (initialise first)."""
+        return self.apply_statistics("em", self._batch_sums(x))
 
     @torch.no_grad()
     def fit_em(self, x: torch.Tensor, iterations: int = 100, tol: float = 1e-6,
@@ -163,10 +190,12 @@ class GMM(GenerativeModel):
         return history
 
     def losses(self, batch: Batch, group: str) -> dict[str, torch.Tensor]:
-        self.em_step(batch.x)
+        """The batch's NLL under the current parameters, changing nothing (training goes through
+        batch_statistics/apply_statistics). Tied to the parameters by a zero-weight term, so code
+        that differentiates every group's loss sees an ordinary one."""
         with torch.no_grad():
             nll = -self.log_prob(batch.x).mean()
-        anchor = 0.0 * self.weights.sum()  # zero gradient: the trainer's backward/step leave EM's result alone
+        anchor = 0.0 * self.weights.sum()
         return {"em": (nll + anchor).float(), "nll": nll.float()}
 
     @torch.no_grad()
@@ -186,3 +215,11 @@ class GMM(GenerativeModel):
                 x = mu + self.cov[k].sqrt() * eps
         x = x.float().view(n, *self.data_shape)
         return x.clamp(0, 1) if self.is_image else x
+
+
+def _variance(x: torch.Tensor, rows: int = 4096) -> torch.Tensor:
+    """The per-dimension variance of x (N, D) in float64, a block of rows at a time (bounded memory)."""
+    n = x.shape[0]
+    mean = sum(x[i : i + rows].to(torch.float64).sum(0) for i in range(0, n, rows)) / n
+    sq = sum((x[i : i + rows].to(torch.float64) - mean).pow(2).sum(0) for i in range(0, n, rows))
+    return sq / (n - 1)

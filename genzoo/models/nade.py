@@ -101,13 +101,14 @@ class _Recurrence(torch.autograd.Function):
     def backward(ctx, g: torch.Tensor):
         v, W, V, hs = ctx.saved_tensors
         dV = torch.einsum("bd,dbh->dh", g, hs)
-        sigmoid = ctx.activation == "sigmoid"
-        dv, dW = torch.empty_like(v), torch.empty_like(W)
+        sigmoid, want_dv = ctx.activation == "sigmoid", ctx.needs_input_grad[0]
+        dv, dW = torch.empty_like(v) if want_dv else None, torch.empty_like(W)
         S = g.new_zeros(g.shape[0], W.shape[1])  # sum over d' > d of dL/da_d'
         for d in range(v.shape[1] - 1, -1, -1):
             # v_d and W_d enter every a_d' with d' > d.
             dW[d] = v[:, d] @ S
-            dv[:, d] = S @ W[d]
+            if want_dv:
+                dv[:, d] = S @ W[d]
             h = hs[d]
             slope = h - h * h if sigmoid else (h > 0).to(h.dtype)  # act'(a_d) from h_d
             S.addcmul_(g[:, d, None] * V[d], slope)

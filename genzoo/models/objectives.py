@@ -59,6 +59,9 @@ class GANObjective:
     threshold: ClassVar[float | None] = 0.0
     uses_real_in_generator: ClassVar[bool] = False  # generator() needs d_real too (Softmax GAN)
     allows_batch_norm: ClassVar[bool] = True  # False where a per-example gradient penalty is taken
+    # True where the loss of an example depends on the other examples of the batch (a softmax over it):
+    # data-parallel ranks then compute what micro-batches do, not the whole batch (GenerativeModel.couples_batch).
+    couples_batch: ClassVar[bool] = False
     # The paper's optimisation settings; a model uses them for whatever its config leaves unset.
     recommended: ClassVar[dict] = {}
 
@@ -207,6 +210,7 @@ class Softmax(GANObjective):
 
     threshold = None
     uses_real_in_generator = True
+    couples_batch = True  # log Z sums over the whole batch
 
     def discriminator(self, d_real, d_fake):
         return -d_real.mean() + torch.logsumexp(torch.cat([d_real, d_fake]), dim=0)

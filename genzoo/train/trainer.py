@@ -5,18 +5,25 @@ k discriminator steps per generator step). Scalars stay on the device until a lo
 the hot loop never waits for the host; a NaN found then names the step it happened at.
 Checkpoints hold the complete state, so an interrupted run resumes bit-for-bit.
 
+Randomness belongs to the trainer: a model draws its training noise through
+``GenerativeModel.randn``/``rand``/``randint`` (and the ``*_shared`` draws), which read the
+trainer's generator (seeded from ``train.seed``, saved in every checkpoint) for the global
+batch and keep this shard's slice, replayed for each micro-batch. A training step leaves the
+global RNG as it found it. Non-gradient updates are declared (a ``StatisticsGroup``): the
+trainer sums the model's batch statistics over micro-batches and ranks before the model
+applies them. So N ranks train like one process whose batch is split into N micro-batches
+(``train.micro_batches``), and that is exactly one process on the global batch for every model
+whose loss does not couple the examples of a batch (``GenerativeModel.couples_batch``).
+
 Under torchrun each optimizer group gets its own DistributedDataParallel wrapper over just
 its parameters, so a group's backward all-reduces only its own gradients and the other
-groups' frozen parameters never confuse DDP's bookkeeping. Every rank is seeded alike and
-draws the global batch's noise, keeping its slice, so N ranks train like one process whose
-batch is split into N micro-batches (``train.micro_batches``); that is exactly one process
-on the global batch for every model without batch norm.
+groups' frozen parameters never confuse DDP's bookkeeping; the DDP strategy (wrappers,
+agreement, averaging, rank-0 work, timeouts, teardown) lives in :mod:`.distributed`.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
-import inspect
 import re
 import signal
 import sys
@@ -24,6 +31,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -37,7 +45,7 @@ from ..models.base import Batch, GenerativeModel
 from ..registry import get_model_class
 from ..viz.grid import save_samples
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from .distributed import DistInfo, dist_info, init_process_group, select_device
+from .distributed import DataParallel, DistInfo, dist_info, init_process_group, select_device, shutdown
 from .ema import EMA
 from .logger import ScalarLogger
 from .sampler import InMemoryBatches
@@ -75,7 +83,7 @@ class Trainer:
         self.info = info or dist_info()
         tc = config.train
         self.device = select_device(tc.device, self.info)
-        init_process_group(self.info, self.device)
+        self.dist = DataParallel(self.info, self.device, tc.dist_timeout_minutes)  # the DDP strategy
         self.stream: FolderImages | None = None
         if data is None and (planned := plan_streaming(config.data, tc.stream_above_mb)) is not None:
             data, self.stream = planned  # a big image folder: a preview here, batches from disk
@@ -83,15 +91,19 @@ class Trainer:
         if tc.precision == "fp16" and self.device.type != "cuda":
             raise ConfigError("train.precision=fp16 needs a GPU; use bf16 or fp32 on the CPU")
 
-        # The same seed on every rank: identical initial weights, and every rank draws the
-        # same global noise and keeps its own slice of it (GenerativeModel.randn).
-        torch.manual_seed(tc.seed)
-        model_cls = get_model_class(config.model)
-        self.model: GenerativeModel = model_cls(config.model_config, self.data.shape, self.data.num_classes).to(self.device)
-        if tc.channels_last:
-            self.model.to(memory_format=torch.channels_last)  # only 4-D weights change layout
-        self.model.noise_slice = (self.info.rank, self.info.world_size)
-        self.model.prepare_data(self.data)  # before EMA copies the buffers
+        # The training noise: one generator, the same on every rank; each shard keeps its slice
+        # of every per-example draw (GenerativeModel.randn). Checkpoints save its state.
+        self.noise = torch.Generator(device=self.device).manual_seed(tc.seed + NOISE_SEED_OFFSET)
+        # Initial weights come from the global RNG seeded alike on every rank, inside a fork so
+        # that the caller's global RNG comes out as it went in.
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(tc.seed)
+            model_cls = get_model_class(config.model)
+            self.model: GenerativeModel = model_cls(config.model_config, self.data.shape, self.data.num_classes).to(self.device)
+            if tc.channels_last:
+                self.model.to(memory_format=torch.channels_last)  # only 4-D weights change layout
+            with self.model.drawing_from(self.noise):  # whole data, unsliced draws: alike on every rank
+                self.model.prepare_data(self.data)  # before EMA copies the buffers
         self.groups = self.model.optimizer_groups()
         self.optimizers = [g.make_optimizer() for g in self.groups]
         self.group_params = [set(map(id, g.params)) for g in self.groups]
@@ -131,6 +143,7 @@ class Trainer:
         self._window: list[tuple[int, dict[str, torch.Tensor]]] = []
         self.last_checkpoint: Path | None = None
         self._evaluator = None  # built on the first evaluation
+        self._warned_global_rng = False
         self._eval_seconds = 0.0  # this session's time spent evaluating
         self.eval_before = 0.0  # evaluation time of earlier sessions of this run (from the checkpoint)
 
@@ -151,11 +164,14 @@ class Trainer:
         grads = self._first_batch_gradients([self.model] + ([self.compiled] if self.compiled is not None else []))
         # Which groups leave some of their parameters out of their loss: only those need
         # DDP's per-step search for unused parameters (a graph traversal every backward).
-        unused = [any(g is None for g in per_fn[0]) for per_fn in grads]
+        unused = [bool(per_fn) and any(g is None for g in per_fn[0]) for per_fn in grads]
         ok, worst, where = True, 0.0, ""
         if self.compiled is not None:
             tol = 1e-3 if tc.precision == "fp32" else 5e-2
-            for group, (eager, compiled) in zip(self.groups, grads):
+            for group, per_fn in zip(self.groups, grads):
+                if not per_fn:  # a statistics group: no gradients to compare
+                    continue
+                eager, compiled = per_fn
                 for e, c in zip(eager, compiled):
                     e = torch.zeros_like(c) if e is None else e
                     c = torch.zeros_like(e) if c is None else c
@@ -163,10 +179,8 @@ class Trainer:
                     if not err <= worst:  # `not <=` also catches NaN
                         worst, where = err, group.name
             ok = worst <= tol
-        if self.info.enabled:  # every rank must make the same choices
-            flags = torch.tensor([float(not ok)] + [float(u) for u in unused], device=self.device)
-            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-            ok, unused = not bool(flags[0]), [bool(u) for u in flags[1:].tolist()]
+        flags = self.dist.agree([float(not ok)] + [float(u) for u in unused])  # every rank makes the same choices
+        ok, unused = not bool(flags[0]), [bool(u) for u in flags[1:]]
         if self.compiled is not None:
             if ok:
                 core = self.compiled
@@ -178,32 +192,26 @@ class Trainer:
                         f"in group {where!r}, tolerance {tol:g}); training without compile",
                         RuntimeWarning, stacklevel=3,
                     )
-        self.forwards = [self._wrap_distributed(core, own, u) for own, u in zip(self.group_params, unused)]
+        self.forwards = [self._wrap_distributed(core, group, own, u)
+                         for group, own, u in zip(self.groups, self.group_params, unused)]
 
-    def _wrap_distributed(self, core: torch.nn.Module, own: set[int], find_unused: bool) -> torch.nn.Module:
-        if not self.info.enabled:
+    def _wrap_distributed(self, core: torch.nn.Module, group, own: set[int], find_unused: bool) -> torch.nn.Module:
+        """Group ``group``'s forward: ``core`` in a DDP wrapper over the group's own parameters
+        (statistics groups need none: the trainer sums their statistics itself)."""
+        if group.kind == "statistics":
             return core
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        # Buffers (batch-norm statistics) are not synchronised at every forward, which keeps
-        # several forwards before one backward legal (a GAN's D on real, then on fake); each
-        # rank keeps statistics of its own slice, averaged across ranks at every checkpoint.
-        # (torch >= 2.13 renamed broadcast_buffers; both leave start-up synchronisation on.)
-        sync = {"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters \
-            else {"broadcast_buffers": False}
-        # DDP manages the parameters that require gradients when it is built: this group's own.
-        self._grad_only(own)
+        self._grad_only(own)  # DDP manages the parameters that require gradients when it is built
         try:
-            return DDP(core, device_ids=ids, find_unused_parameters=find_unused, **sync)
+            return self.dist.wrap(core, find_unused)
         finally:
             self._grad_only(None)
 
     def _first_batch_gradients(self, forwards: list[torch.nn.Module]) -> list[list[list[torch.Tensor | None]]]:
-        """Each group's gradients on the first batch, from each of ``forwards``: [group][forward][param].
+        """Each group's gradients on the first batch, from each of ``forwards``: [group][forward][param]
+        ([] for a statistics group).
 
-        Runs without DDP and restores the RNG, the data stream and the buffers it touched, so
-        training then continues as if it had never run.
+        Runs without DDP and restores the training noise, the data stream and the buffers it
+        touched, so training then continues as if it had never run.
         """
         rng, batches = self._rng_state(), self.batches.state_dict()
         buffers = [b.detach().clone() for b in self.model.buffers()]
@@ -213,13 +221,13 @@ class Trainer:
             for group, own in zip(self.groups, self.group_params):
                 self._grad_only(own)
                 per_fn = []
-                for fn in forwards:
+                for fn in forwards if group.kind != "statistics" else []:
                     self._set_rng_state(rng)
                     with torch.no_grad():
                         for b, saved in zip(self.model.buffers(), buffers):
                             b.copy_(saved)
                     self.model.zero_grad(set_to_none=True)
-                    with self._autocast():
+                    with self.model.drawing_from(self.noise, self.info.rank, self.info.world_size), self._autocast():
                         fn(batch, group.name)[group.name].backward()
                     per_fn.append([None if p.grad is None else p.grad.detach().clone() for p in group.params])
                 result.append(per_fn)
@@ -240,27 +248,19 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def _rng_state(self) -> dict[str, torch.Tensor]:
-        rng = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return rng
+        """The training noise's state (the same on every rank), as checkpoints store it."""
+        return {"noise": self.noise.get_state()}
 
     def _set_rng_state(self, rng: dict[str, torch.Tensor]) -> None:
-        torch.set_rng_state(rng["torch"].cpu())
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"].cpu(), self.device)
+        # Checkpoints from before the trainer owned its generator hold the global RNG's state
+        # ("torch"/"cuda"); it has the same format, so training continues from a seeded stream.
+        state = rng.get("noise", rng.get("cuda" if self.device.type == "cuda" else "torch"))
+        if state is not None:
+            self.noise.set_state(state.cpu())
 
-    @torch.no_grad()
     def _average_across_ranks(self, tensors: list[torch.Tensor]) -> None:
-        """Replace floating tensors by their mean over ranks, in place (float64: equal values stay equal)."""
-        floats = [t for t in tensors if t.is_floating_point()]
-        if not self.info.enabled or not floats:
-            return
-        flat = torch.cat([t.detach().reshape(-1).double() for t in floats])
-        dist.all_reduce(flat)
-        flat /= self.info.world_size
-        for t, v in zip(floats, flat.split([t.numel() for t in floats])):
-            t.copy_(v.view_as(t))
+        """Replace floating tensors by their mean over ranks, in place (see DataParallel.average_)."""
+        self.dist.average_(tensors)
 
     # -- state ----------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -318,12 +318,13 @@ class Trainer:
         self._average_across_ranks(list(self.model.buffers()))
         if self.ema:
             self._average_across_ranks(list(self.ema.shadow.values()))
-        if self.info.is_main:
-            self.last_checkpoint = save_checkpoint(
-                self.run_dir / "checkpoints", self.state_dict(), self.step, self.config.train.keep_checkpoints
-            )
-        if self.info.enabled:
-            dist.barrier()
+        # Rank 0 writes; the other ranks wait for it however long it takes (DataParallel.on_main).
+        self.dist.on_main(f"writing the checkpoint of step {self.step}", self._write_checkpoint)
+
+    def _write_checkpoint(self) -> None:
+        self.last_checkpoint = save_checkpoint(
+            self.run_dir / "checkpoints", self.state_dict(), self.step, self.config.train.keep_checkpoints
+        )
 
     # -- the loop -------------------------------------------------------------------
     def _elapsed_now(self) -> float:
@@ -346,14 +347,17 @@ class Trainer:
             return stop
         if self.step % tc.log_every:
             return False
-        flag = torch.tensor([float(stop)], device=self.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item())
+        return self.dist.should_stop(stop)
 
     def train_step(self) -> dict[str, torch.Tensor]:
-        """One iteration: every optimizer group, ``steps`` times each. Returns detached scalars."""
+        """One iteration: every optimizer group, ``steps`` times each. Returns detached scalars.
+
+        The global RNG is left as it was: every draw comes from the trainer's generator
+        (a model that draws from the global RNG is named in a warning, once).
+        """
         if self.forwards is None:
             self._prepare()
+        global_rng = _global_rng_state(self.device)
         scalars: dict[str, torch.Tensor] = {}
         batch = None
         for i, (group, opt) in enumerate(zip(self.groups, self.optimizers)):
@@ -362,51 +366,95 @@ class Trainer:
             for _ in range(group.steps):
                 if group.fresh_batch or batch is None:
                     batch = next(self.batches)
-                opt.zero_grad(set_to_none=True)
-                scalars.update(self._forward_backward(i, batch))
-                if self.scalers:
-                    self.scalers[i].step(opt)
-                    self.scalers[i].update()
+                if group.kind == "statistics":
+                    scalars.update(self._statistics_step(i, batch))
                 else:
-                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                    scalars.update(self._forward_backward(i, batch))
+                    if self.scalers:
+                        self.scalers[i].step(opt)
+                        self.scalers[i].update()
+                    else:
+                        opt.step()
                 self.model.on_step_end(group.name)
         self._grad_only(None)
         if self.ema:
             self.ema.update(self.model)
+        if not self._warned_global_rng and not _same_rng_state(global_rng, _global_rng_state(self.device)):
+            self._warned_global_rng = True
+            if self.info.is_main:
+                warnings.warn(
+                    f"{self.config.model} drew from torch's global RNG during a training step (torch.randn, "
+                    "randn_like, dropout...): such noise is neither seeded by train.seed, saved for resume, "
+                    "nor sliced across ranks and micro-batches; draw through the model's randn/rand/randint",
+                    RuntimeWarning, stacklevel=2,
+                )
         return scalars
+
+    def _shards(self, batch: Batch) -> Iterator[tuple[int, int, Batch]]:
+        """This rank's micro-batches as (shard, shards, part): micro-batch m of rank r is shard
+        r * M + m of the global batch. Before each part the training noise is rewound to where
+        the step began, so every shard draws the same global noise and keeps its own slice;
+        afterwards every rank's generator stands at the same state."""
+        m_count, rank, world = self.config.train.micro_batches, self.info.rank, self.info.world_size
+        start = self.noise.get_state()
+        xs = batch.x.chunk(m_count) if m_count > 1 else [batch.x]
+        ys = batch.y.chunk(m_count) if batch.y is not None and m_count > 1 else [batch.y] * m_count
+        end = None
+        for m, (x, y) in enumerate(zip(xs, ys)):
+            if m:
+                self.noise.set_state(start)
+            yield rank * m_count + m, world * m_count, Batch(x, y)
+            state = self.noise.get_state()
+            if end is None:
+                end = state
+            elif not torch.equal(end, state):
+                raise ConfigError(f"{self.config.model} drew different amounts of training noise on micro-batches "
+                                  f"0 and {m}: the number and shapes of its draws must not depend on the data")
 
     def _forward_backward(self, i: int, batch: Batch) -> dict[str, torch.Tensor]:
         """Gradients of group ``i``'s loss on this rank's batch, accumulated over micro-batches."""
         name, forward, m_count = self.groups[i].name, self.forwards[i], self.config.train.micro_batches
-        if m_count == 1:
-            with self._autocast():
-                out = forward(batch, name)
-            self._backward(i, out[name])
-            return {k: v.detach() for k, v in out.items()}
-        # Micro-batch m of rank r is slice r * M + m of the global batch. Each one restarts
-        # from the same RNG state and keeps its slice of the global noise, so the result is
-        # the one a run on N * M processes would give.
-        rank, world = self.info.rank, self.info.world_size
-        rng = self._rng_state()
-        xs = batch.x.chunk(m_count)
-        ys = batch.y.chunk(m_count) if batch.y is not None else [None] * m_count
+        # losses() must not change a parameter in place: that is an update the other ranks and
+        # micro-batches never see (a non-gradient update belongs in a StatisticsGroup).
+        versions = [p._version for p in self.groups[i].params]
         sums: dict[str, torch.Tensor] = {}
-        for m, (x, y) in enumerate(zip(xs, ys)):
-            last = m == m_count - 1
-            if m:
-                self._set_rng_state(rng)
-            self.model.noise_slice = (rank * m_count + m, world * m_count)
+        for shard, shards, part in self._shards(batch):
             # All-reduce the gradients once, after the last micro-batch.
-            sync = contextlib.nullcontext() if last or not self.info.enabled else forward.no_sync()
+            last = shard % m_count == m_count - 1
+            sync = forward.no_sync() if self.info.enabled and not last else contextlib.nullcontext()
             with sync:
-                with self._autocast():
-                    out = forward(Batch(x, y), name)
-                self._backward(i, out[name] / m_count)
+                with self.model.drawing_from(self.noise, shard, shards), self._autocast():
+                    out = forward(part, name)
+                self._backward(i, out[name] / m_count if m_count > 1 else out[name])
             for k, v in out.items():
                 sums[k] = sums[k] + v.detach() if k in sums else v.detach()
-        self.model.noise_slice = (rank, world)
-        return {k: v / m_count for k, v in sums.items()}
+        changed = [p for p, v in zip(self.groups[i].params, versions) if p._version != v]
+        if changed:
+            names = {id(p): n for n, p in self.model.named_parameters()}
+            raise ConfigError(
+                f"{self.config.model}: losses(batch, {name!r}) changed parameter {names.get(id(changed[0]), '?')!r} "
+                "in place; a non-gradient update must be a StatisticsGroup (batch_statistics/apply_statistics) "
+                "so that every rank and micro-batch makes it once"
+            )
+        return {k: v / m_count for k, v in sums.items()} if m_count > 1 else sums
 
+    @torch.no_grad()
+    def _statistics_step(self, i: int, batch: Batch) -> dict[str, torch.Tensor]:
+        """Group ``i``'s non-gradient update: the model's batch statistics, summed over this rank's
+        micro-batches and over the ranks, then applied by the model (alike on every rank)."""
+        name = self.groups[i].name
+        sums: dict[str, torch.Tensor] = {}
+        for shard, shards, part in self._shards(batch):
+            with self.model.drawing_from(self.noise, shard, shards):
+                stats = self.model.batch_statistics(part, name)
+            for k, v in stats.items():
+                sums[k] = sums[k] + v if k in sums else v
+        self.dist.sum_(list(sums.values()))
+        out = self.model.apply_statistics(name, sums)
+        if name not in out:
+            raise ConfigError(f"{self.config.model}: apply_statistics({name!r}, ...) must return the scalar {name!r}")
+        return {k: v.detach() for k, v in out.items()}
     def _backward(self, i: int, loss: torch.Tensor) -> None:
         (self.scalers[i].scale(loss) if self.scalers else loss).backward()
 
@@ -419,9 +467,7 @@ class Trainer:
         keys = [g.name for g in self.groups if g.name in present] + sorted(present - {g.name for g in self.groups})
         stacked = [torch.stack([s[k].float() for _, s in self._window if k in s]) for k in keys]
         if self.info.enabled:  # log the mean over ranks; a NaN on any rank stops every rank at once
-            flat = torch.cat(stacked)
-            dist.all_reduce(flat)
-            stacked = (flat / self.info.world_size).split([len(v) for v in stacked])
+            stacked = self.dist.mean(torch.cat(stacked)).split([len(v) for v in stacked])
         values = {k: v.tolist() for k, v in zip(keys, stacked)}
         for k in keys:
             steps = [st for st, s in self._window if k in s]
@@ -532,10 +578,12 @@ class Trainer:
                 bar.update(1)
                 if self.step % tc.log_every == 0:
                     self._log(bar)
-                if self.step % tc.sample_every == 0 and self.info.is_main:
-                    self.sample_grid(self.run_dir / "samples" / f"step_{self.step:08d}.png")
-                if tc.eval_every and self.step % tc.eval_every == 0 and self.info.is_main:
-                    self.evaluate()
+                # Rank-0 work: the other ranks wait for it without timing out (DataParallel.on_main).
+                if self.step % tc.sample_every == 0:
+                    grid = self.run_dir / "samples" / f"step_{self.step:08d}.png"
+                    self.dist.on_main(f"the progress grid of step {self.step}", lambda: self.sample_grid(grid))
+                if tc.eval_every and self.step % tc.eval_every == 0:
+                    self.dist.on_main(f"the evaluation of step {self.step}", self.evaluate)
                 if self.step % tc.checkpoint_every == 0:
                     self.save_checkpoint()
             self._log(bar)
@@ -544,6 +592,8 @@ class Trainer:
             if self.info.is_main:
                 self.export_model()
                 self.sample_grid(self.run_dir / "samples.png")
+        except RuntimeError as e:  # under torchrun, a collective that timed out names the stalled rank
+            raise self.dist.explain(e, f"step {self.step + 1}") from None
         finally:
             bar.close()
             self.logger.close()
@@ -555,6 +605,20 @@ class Trainer:
                 file=sys.stderr,
             )
         return self.run_dir
+
+
+NOISE_SEED_OFFSET = 3  # the training noise's seed is train.seed + 3 (data order, grids and fixed noise use others)
+
+
+def _global_rng_state(device: torch.device) -> list[torch.Tensor]:
+    states = [torch.get_rng_state()]
+    if device.type == "cuda":
+        states.append(torch.cuda.get_rng_state(device))
+    return states
+
+
+def _same_rng_state(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b))
 
 
 def compile_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -578,13 +642,16 @@ def train(
         run_dir = new_run_dir(out, config.model, config.data.name)
     else:
         run_dir = None
-    if info.enabled and resume is None:
-        trainer_device = select_device(config.train.device, info)
-        init_process_group(info, trainer_device)
-        box = [str(run_dir) if run_dir else ""]
-        dist.broadcast_object_list(box, src=0)
-        run_dir = Path(box[0])
-    trainer = Trainer(config, run_dir, progress=progress, info=info)
-    if resume is not None:
-        trainer.resume()
-    return trainer.fit()
+    try:
+        if info.enabled and resume is None:
+            trainer_device = select_device(config.train.device, info)
+            init_process_group(info, trainer_device, config.train.dist_timeout_minutes)
+            box = [str(run_dir) if run_dir else ""]
+            dist.broadcast_object_list(box, src=0)
+            run_dir = Path(box[0])
+        trainer = Trainer(config, run_dir, progress=progress, info=info)
+        if resume is not None:
+            trainer.resume()
+        return trainer.fit()
+    finally:
+        shutdown()  # under torchrun: the process groups go, also after an error
