@@ -15,3 +15,25 @@ class ConfigError(GenzooError):
 
 class TrainingDiverged(GenzooError):
     """A loss became NaN or infinite; the message names the step and the loss."""
+
+
+class WriteError(GenzooError):
+    """A file could not be written (disk full, read-only folder); the message names the path.
+
+    ``partial`` holds what was computed before the write failed (e.g. evaluation results), if any.
+    """
+
+    def __init__(self, message: str, partial: object = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+class RunInterrupted(Exception):
+    """SIGINT or SIGTERM stopped a run after it saved; the CLI exits with 128 + the signal number."""
+
+    def __init__(self, signal_name: str, run_dir: object) -> None:
+        import signal
+
+        super().__init__(f"stopped by {signal_name}")
+        self.signal_name, self.run_dir = signal_name, run_dir
+        self.exit_status = 128 + int(signal.Signals[signal_name])

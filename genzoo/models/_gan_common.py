@@ -117,6 +117,24 @@ class AdversarialModel(GenerativeModel):
             raise ConfigError(f"loss={self.objective.name} penalises per-example gradients: use d_norm=layer or none")
         return requested
 
+    def resolved_config(self):
+        """The config with the optimiser settings, ``arch``, ``layout``, ``depth`` and ``d_norm`` this model uses."""
+        from dataclasses import fields, replace
+
+        from .nets import stages
+
+        c = self.config
+        names = {f.name for f in fields(c)}
+        values = {k: self.optim_setting(k) for k in ("optimizer", "lr", "betas", "d_steps")}
+        values["betas"] = tuple(values["betas"])
+        arch = resolve_arch(c.arch, self.data_shape) if "arch" in names else ("conv" if "layout" in names else "mlp")
+        if "arch" in names:
+            values["arch"] = arch
+        if arch == "conv" and "layout" in names:
+            layout = resolve_layout(c.layout, self.data_shape)
+            values.update(layout=layout, d_norm=self.d_norm(layout), depth=stages(layout, self.data_shape[1], c.depth)[1])
+        return replace(c, **values)
+
     # -- networks -------------------------------------------------------------------------
     layout: str | None = None  # the resolved conv layout (None for MLP bodies)
 

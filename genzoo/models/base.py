@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, NamedTuple
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from ..errors import ConfigError, GenzooError
+from ..files import atomic_write, write_error
 
-FORMAT_VERSION = 1
+# 2: config.json holds the resolved settings (no null/auto) and the step the weights are from.
+# Format 1 folders (nulls resolved when loaded) load the same way.
+FORMAT_VERSION = 2
 
 
 class Batch(NamedTuple):
@@ -292,22 +296,36 @@ class GenerativeModel(nn.Module):
         return d
 
     # -- persistence ----------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` into folder ``path``."""
+    def resolved_config(self) -> Any:
+        """The config with every ``auto``/``None`` setting replaced by the value this model uses.
+
+        Saved next to the weights and in ``config.yaml``, so a record says what ran (building
+        a model from it gives the same model). Models without such settings return ``config``.
+        """
+        return self.config
+
+    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+        """Write ``model.safetensors`` then ``config.json`` into folder ``path``, each replaced atomically.
+
+        ``extra``: more top-level entries of ``config.json`` (the trainer records the step).
+        """
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error(path, e) from None
         meta = {
             "genzoo_model": self.registry_name,
             "format_version": FORMAT_VERSION,
             "data_shape": list(self.data_shape),
             "num_classes": self.num_classes,
-            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self.config).items()},
+            "config": {k: (list(v) if isinstance(v, tuple) else v)
+                       for k, v in dataclasses.asdict(self.resolved_config()).items()},
+            **(extra or {}),
         }
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        tmp = path / "model.safetensors.tmp"
-        save_file(state, str(tmp))
-        tmp.replace(path / "model.safetensors")
-        (path / "config.json").write_text(json.dumps(meta, indent=2))
+        atomic_write(path / "model.safetensors", safetensors_bytes(state))
+        atomic_write(path / "config.json", json.dumps(meta, indent=2))
         return path
 
 
@@ -325,8 +343,14 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeMode
     try:
         meta = json.loads(cfg_file.read_text())
         name = meta["genzoo_model"]
-    except (json.JSONDecodeError, KeyError) as e:
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise GenzooError(f"{cfg_file} is not a genzoo model config: {e}") from None
+    version = meta.get("format_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise GenzooError(f"{cfg_file} is not a genzoo model config: format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise GenzooError(f"{cfg_file} has format_version {version}, newer than this genzoo reads "
+                          f"(up to {FORMAT_VERSION}): upgrade genzoo to load it")
     cls = get_model_class(name)
     model = cls(from_dict(cls.Config, meta["config"]), tuple(meta["data_shape"]), meta.get("num_classes", 0))
     try:
