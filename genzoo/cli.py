@@ -165,10 +165,15 @@ def _train_config(args: argparse.Namespace):
 
 
 def cmd_train(args) -> None:
+    from .errors import RunInterrupted
     from .train import train
 
     cfg = _train_config(args)
-    run = train(cfg, out=args.out, resume=args.resume, progress=not args.no_progress)
+    try:
+        run = train(cfg, out=args.out, resume=args.resume, progress=not args.no_progress)
+    except RunInterrupted as e:  # saved; the folder is still the output, the exit status says it is unfinished
+        print(e.run_dir)
+        raise
     print(run)
 
 
@@ -310,8 +315,15 @@ def cmd_evaluate(args) -> None:
     is_run = args.target is not None and not args.real and (Path(args.target) / "config.yaml").is_file()
     if not is_run and ({"nll_k", "nll_n"} & set(extra)):
         raise GenzooError("--nll-k/--nll-n apply to a run folder (likelihood needs the model)")
-    result = evaluate_command(args.target, real=args.real, data=args.data, n=args.n, metrics=args.metrics,
-                              seed=args.seed, progress=not args.no_progress, **extra)
+    from .errors import WriteError
+
+    try:
+        result = evaluate_command(args.target, real=args.real, data=args.data, n=args.n, metrics=args.metrics,
+                                  seed=args.seed, progress=not args.no_progress, **extra)
+    except WriteError as e:  # metrics.json could not be written: print the results, then name the path
+        if isinstance(e.partial, dict):
+            print(format_table(e.partial))
+        raise
     print(format_table(result))
 
 
@@ -364,8 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from .errors import RunInterrupted
+
     try:
         COMMANDS[args.command](args)
+    except RunInterrupted as e:  # the run saved and said how to continue: 130 after SIGINT, 143 after SIGTERM
+        return e.exit_status
     except GenzooError as e:
         print(f"genzoo {args.command}: error: {e}", file=sys.stderr)
         return 2

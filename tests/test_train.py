@@ -92,13 +92,13 @@ def test_sigkill_while_checkpointing_always_leaves_a_loadable_latest(tmp_path):
         args = cmd + (["--resume", str(run)] if attempt else ["gan", "--data", "digits", "--out", str(tmp_path)])
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # Wait until this process has written a checkpoint of its own, then kill it at a random moment.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # start-up alone takes half a minute on a loaded machine
         while True:
             found = list(tmp_path.glob("gan-digits-*/checkpoints/latest"))
             if found and load_checkpoint(latest_checkpoint(found[0].parent))["step"] > steps_seen[-1]:
                 break
             assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "no checkpoint within 60 s"
+            assert time.monotonic() < deadline, "no checkpoint within 180 s"
             time.sleep(0.02)
         run = found[0].parent.parent
         time.sleep(rng.uniform(0.0, 0.5))
@@ -117,16 +117,17 @@ def test_sigterm_saves_and_resume_continues(tmp_path):
          "--out", str(tmp_path), "--set", "train.tensorboard=false"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60  # under load, start-up alone can take seconds
+    deadline = time.monotonic() + 180  # under load, start-up alone can take half a minute
     while not list(tmp_path.glob("vae-digits-*/config.yaml")):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     time.sleep(1)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err.decode()
+    assert proc.returncode == 143, err.decode()  # saved, and unfinished: 128 + SIGTERM
     assert b"--resume" in err
     run = next(tmp_path.glob("vae-digits-*"))
+    assert out.decode().strip() == str(run)
     step = load_checkpoint(latest_checkpoint(run / "checkpoints"))["step"]
     assert step > 0 and (run / "model" / "model.safetensors").exists()
 

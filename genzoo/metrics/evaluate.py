@@ -325,8 +325,14 @@ def evaluate_run(
         result["rows"] += _rows(result["metrics"], ["nll"], None)
     result.update({"run": str(run), "model": cfg.get("model"), "metrics_requested": names,
                    "time_s": round(time.time() - t0, 2)})
-    if write:
-        (run / "metrics.json").write_text(json.dumps(result, indent=2))
+    if write:  # atomically; a failed write still hands the results to the caller (WriteError.partial)
+        from ..errors import WriteError
+        from ..files import atomic_write
+
+        try:
+            atomic_write(run / "metrics.json", json.dumps(result, indent=2))
+        except WriteError as e:
+            raise WriteError(f"{e}; the results were not saved", partial=result) from None
     return result
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import re
+import dataclasses
 import signal
 import sys
 import threading
@@ -40,32 +40,17 @@ from tqdm.auto import tqdm
 from ..config import RunConfig
 from ..data import load_dataset
 from ..data.base import Dataset
-from ..errors import ConfigError, TrainingDiverged
+from ..errors import ConfigError, GenzooError, RunInterrupted, TrainingDiverged
+from ..files import write_error
 from ..models.base import Batch, GenerativeModel
 from ..registry import get_model_class
 from ..viz.grid import save_samples
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .run_folder import RunFolder, new_run_dir, resume_changes
 from .distributed import DataParallel, DistInfo, dist_info, init_process_group, select_device, shutdown
 from .ema import EMA
 from .logger import ScalarLogger
 from .sampler import InMemoryBatches
 from .streaming import FolderImages, StreamingBatches, plan_streaming
-
-
-def new_run_dir(out: str | Path, model: str, data: str) -> Path:
-    """Create ``out/<model>-<data>-NNN`` with the next free number."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{model}-{Path(data).name or data}")
-    numbers = [int(m.group(1)) for p in out.glob(f"{tag}-*") if (m := re.fullmatch(re.escape(tag) + r"-(\d+)", p.name))]
-    n = max(numbers, default=0) + 1
-    while True:
-        path = out / f"{tag}-{n:03d}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:  # another process took this number
-            n += 1
 
 
 class Trainer:
@@ -142,6 +127,8 @@ class Trainer:
         self._stop_reason: str | None = None
         self._window: list[tuple[int, dict[str, torch.Tensor]]] = []
         self.last_checkpoint: Path | None = None
+        self.run = RunFolder(self.run_dir)  # lock, checkpoints, config.yaml, model/
+        self._resumed: tuple[int, dict] | None = None  # (step, accepted changes) to record in config.yaml
         self._evaluator = None  # built on the first evaluation
         self._warned_global_rng = False
         self._eval_seconds = 0.0  # this session's time spent evaluating
@@ -276,15 +263,30 @@ class Trainer:
             "scalers": [sc.state_dict() for sc in self.scalers] if self.scalers else [],
             "world_size": self.info.world_size,
             "fixed_z": self.fixed_z if self.fixed_z is not None else torch.empty(0),
-            "config": self.config.to_dict(),
+            "config": self.recorded_config().to_dict(),
         }
 
+    def recorded_config(self) -> RunConfig:
+        """The run's config with the model's auto/None settings resolved: what runs, as recorded."""
+        return dataclasses.replace(self.config, model_config=self.model.resolved_config())
+
     def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        for opt, s in zip(self.optimizers, state["optimizers"]):
-            opt.load_state_dict(s)
-        if self.ema and state["ema"]:
-            self.ema.load_state_dict(state["ema"])
+        try:
+            self.model.load_state_dict(state["model"])
+            if len(state["optimizers"]) != len(self.optimizers):
+                raise ValueError(f"{len(state['optimizers'])} optimizers saved, the model has {len(self.optimizers)}")
+            for opt, s in zip(self.optimizers, state["optimizers"]):
+                opt.load_state_dict(s)
+            if self.ema and state["ema"]:
+                self.ema.load_state_dict(state["ema"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:240]
+            raise ConfigError(f"the checkpoint does not fit the run's config ({first}); resume with the config "
+                              "it was trained with, or start a new run") from None
+        # The loaded optimizer state carries the old learning rate; a changed model.lr is applied here.
+        for opt, group in zip(self.optimizers, self.groups):
+            for pg in opt.param_groups:
+                pg["lr"] = group.lr
         self.batches.load_state_dict(state["batches"])
         self._set_rng_state(state["rng"])
         for sc, s in zip(self.scalers or [], state.get("scalers", [])):
@@ -302,16 +304,43 @@ class Trainer:
         self.step, self.elapsed_before = int(state["step"]), float(state["elapsed"])
         self.eval_before = float(state.get("eval_elapsed", 0.0))
 
-    def resume(self) -> bool:
-        """Load the latest checkpoint of the run folder, if there is one."""
-        path = latest_checkpoint(self.run_dir / "checkpoints")
-        if path is None:
+    def resume(self, required: bool = False) -> bool:
+        """Continue from the run folder's latest checkpoint; False if the folder has none (unless ``required``).
+
+        The main process takes the folder's lock first. A ``latest`` that cannot be followed, a
+        checkpoint of another model or one that does not fit the config, and a changed field
+        that may not change on resume (:func:`~genzoo.train.run_folder.resume_changes`) are
+        one-line errors; the accepted changes are recorded in ``config.yaml`` when ``fit`` starts.
+        """
+        if not required and not self.run_dir.is_dir():
             return False
-        self.load_state_dict(load_checkpoint(path, self.device))
+        busy: GenzooError | None = None
+        if self.info.is_main:
+            try:
+                self.run.lock()
+            except GenzooError as e:
+                busy = e
+        if self.info.enabled:  # every rank stops when rank 0 cannot hold the folder
+            flag = torch.tensor([float(busy is not None)], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            if flag.item() and busy is None:
+                raise GenzooError(f"{self.run_dir}: rank 0 could not lock the run folder")
+        if busy is not None:
+            raise busy
+        found = self.run.read_checkpoint(self.device, required)
+        if found is None:
+            return False
+        path, state = found
+        changes = {}
+        if isinstance(state.get("config"), dict):
+            changes = resume_changes(state["config"], self.config, self.recorded_config(), path, self.run.config_file)
+        self.load_state_dict(state)
         self.last_checkpoint = path
+        self._resumed = (self.step, changes)
         return True
 
     def save_checkpoint(self) -> None:
+        """Checkpoint the full state and export RUN/model/ from it (the main process writes)."""
         self._log(None)  # checks for NaN first: never checkpoint weights a NaN has spoiled
         # Ranks keep batch statistics of their own slices; the checkpoint (and every rank,
         # so that a resumed run matches a straight one) takes their mean.
@@ -322,9 +351,9 @@ class Trainer:
         self.dist.on_main(f"writing the checkpoint of step {self.step}", self._write_checkpoint)
 
     def _write_checkpoint(self) -> None:
-        self.last_checkpoint = save_checkpoint(
-            self.run_dir / "checkpoints", self.state_dict(), self.step, self.config.train.keep_checkpoints
-        )
+        self.last_checkpoint = self.run.save_checkpoint(self.state_dict(), self.step, self.config.train.keep_checkpoints)
+        # model/ follows every checkpoint, so a run killed later still samples from its last good one.
+        self.export_model()
 
     # -- the loop -------------------------------------------------------------------
     def _elapsed_now(self) -> float:
@@ -542,29 +571,63 @@ class Trainer:
         return save_samples(x, path, **extra)
 
     def export_model(self) -> Path:
-        """Save the trained model (EMA weights when enabled) as RUN/model/."""
-        return self._sampling_model().save(self.run_dir / "model")
+        """Save the model (EMA weights when enabled) as RUN/model/, recording the step it is from."""
+        return self.run.export_model(self._sampling_model(), self.step)
 
     def _request_stop(self, signum, frame) -> None:
         self._stop_reason = signal.Signals(signum).name
 
+    @property
+    def stopped_by(self) -> str | None:
+        """``SIGINT``/``SIGTERM`` when a signal ended the last ``fit``, else None."""
+        return self._stop_reason
+
+    def _open_run_folder(self) -> None:
+        """The main process: the folder, its lock, and config.yaml (on resume, with what changed at which step)."""
+        self.run.create()
+        self.run.lock()
+        if self._resumed is not None:
+            step, changes = self._resumed
+            self.run.write_config(self.recorded_config(), resumed_at=step, changes=changes)
+            self._resumed = None
+        elif self.step == 0:
+            self.run.write_config(self.recorded_config())
+
+    def _release(self, handlers: dict) -> None:
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
+        self.run.unlock()
+
     def fit(self) -> Path:
-        """Train until ``train.steps`` or ``train.minutes`` is reached (or SIGINT/SIGTERM); return the run folder."""
+        """Train until ``train.steps`` or ``train.minutes`` is reached (or SIGINT/SIGTERM); return the run folder.
+
+        RUN/model/ is exported at every checkpoint. After a signal the run saves and returns,
+        with :attr:`stopped_by` naming the signal. A write that fails (disk full, read-only
+        folder) is a one-line error naming the path; the last good checkpoint stays.
+        """
         tc = self.config.train
         # Catch SIGINT/SIGTERM before config.yaml appears: a run whose folder is complete can be stopped cleanly.
         handlers = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 handlers[sig] = signal.signal(sig, self._request_stop)
-        if self.info.is_main:
-            (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
-            if not (self.run_dir / "config.yaml").exists():
-                self.config.save(self.run_dir / "config.yaml")
-        self.logger = ScalarLogger(self.run_dir, tc.tensorboard, enabled=self.info.is_main)
-        self._t0 = time.monotonic()
-        self.model.train()
-        if self.forwards is None:
-            self._prepare()
+        self.logger = None
+        try:
+            if self.info.is_main:
+                self._open_run_folder()
+            try:
+                self.logger = ScalarLogger(self.run_dir, tc.tensorboard, enabled=self.info.is_main)
+            except OSError as e:
+                raise write_error(e.filename or self.run_dir / "log.jsonl", e) from None
+            self._t0 = time.monotonic()
+            self.model.train()
+            if self.forwards is None:
+                self._prepare()
+        except BaseException:
+            if self.logger is not None:
+                self.logger.close()
+            self._release(handlers)
+            raise
         bar = tqdm(total=tc.steps, initial=self.step, disable=not self.progress, unit="it", dynamic_ncols=True, file=sys.stderr)
         start_step = self.step
         try:
@@ -588,17 +651,19 @@ class Trainer:
                     self.save_checkpoint()
             self._log(bar)
             if self.step != start_step or self.last_checkpoint is None:
-                self.save_checkpoint()
+                self.save_checkpoint()  # exports model/ too
+            elif self.info.is_main:
+                self.export_model()  # nothing new to train: model/ still matches the latest checkpoint
             if self.info.is_main:
-                self.export_model()
                 self.sample_grid(self.run_dir / "samples.png")
         except RuntimeError as e:  # under torchrun, a collective that timed out names the stalled rank
             raise self.dist.explain(e, f"step {self.step + 1}") from None
+        except OSError as e:  # a write the folder refused (disk full, read-only): one line naming it
+            raise write_error(e.filename or self.run_dir, e) from None
         finally:
             bar.close()
             self.logger.close()
-            for sig, h in handlers.items():
-                signal.signal(sig, h)
+            self._release(handlers)
         if self._stop_reason and self.info.is_main:
             print(
                 f"stopped by {self._stop_reason} at step {self.step}; continue with: genzoo train --resume {self.run_dir}",
@@ -634,7 +699,10 @@ def compile_model(model: torch.nn.Module) -> torch.nn.Module:
 def train(
     config: RunConfig, out: str | Path = "runs", resume: str | Path | None = None, progress: bool = True
 ) -> Path:
-    """Train ``config`` into a new run folder under ``out`` (or continue run ``resume``); return the folder."""
+    """Train ``config`` into a new run folder under ``out`` (or continue run ``resume``); return the folder.
+
+    Raises :class:`~genzoo.errors.RunInterrupted` after saving when SIGINT or SIGTERM ended the run.
+    """
     info = dist_info()
     if resume is not None:
         run_dir = Path(resume)
@@ -651,7 +719,10 @@ def train(
             run_dir = Path(box[0])
         trainer = Trainer(config, run_dir, progress=progress, info=info)
         if resume is not None:
-            trainer.resume()
-        return trainer.fit()
+            trainer.resume(required=True)  # starting over is the user's explicit choice, never a fallback
+        trainer.fit()
     finally:
         shutdown()  # under torchrun: the process groups go, also after an error
+    if trainer.stopped_by:
+        raise RunInterrupted(trainer.stopped_by, trainer.run_dir)
+    return trainer.run_dir

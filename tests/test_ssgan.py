@@ -1,0 +1,126 @@
+"""The semi-supervised GAN's paper protocol: weight norm, noise layers drawn through the model, the recipe.
+
+Learning on digits is in test_gan_family.py; the MNIST reproduction is benchmarks/ssgan_accuracy.py
+(docs/reproductions.md).
+"""
+from pathlib import Path
+
+import pytest
+import torch
+
+from genzoo.config import RunConfig
+from genzoo.errors import ConfigError
+from genzoo.models.base import Batch
+from genzoo.models.nets import GaussianNoise, MLPBody, WeightNormLinear
+from genzoo.registry import get_model_class
+
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "ssgan-salimans2016.yaml"
+PROTOCOL = dict(arch="mlp", z_dim=8, g_hidden=(16,), d_hidden=(24, 12), weight_norm=True, d_activation="relu",
+                g_activation="softplus", z_prior="uniform", labelled_per_class=2, labelled_draw="all")
+
+
+def _ssgan(data_shape=(1, 8, 8), num_classes=4, **cfg):
+    cls = get_model_class("ssgan")
+    return cls(cls.Config(**cfg), data_shape, num_classes)
+
+
+def test_weight_norm_data_init_standardises_each_unit_and_keeps_hidden_scales_fixed():
+    torch.manual_seed(0)
+    layer = WeightNormLinear(6, 4, train_scale=False)
+    x = 3 * torch.randn(200, 6) + 1
+    out = layer.data_init(x)
+    torch.testing.assert_close(out, layer(x))
+    torch.testing.assert_close(out.mean(0), torch.zeros(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(4), atol=1e-5, rtol=0)
+    assert [n for n, _ in layer.named_parameters()] == ["v", "b"] and "g" in dict(layer.named_buffers())
+    torch.testing.assert_close(layer.weight.norm(dim=1), layer.g)  # ||w|| = g, whatever v's length
+    assert "g" in dict(WeightNormLinear(6, 4).named_parameters())  # trainable scale (the heads)
+
+
+def test_noise_layers_draw_only_through_the_given_source():
+    noise = GaussianNoise(0.5)
+    x = torch.zeros(3, 5)
+    with pytest.raises(RuntimeError, match="needs randn="):
+        noise(x)
+    torch.testing.assert_close(noise(x, lambda *s: torch.ones(*s)), torch.full((3, 5), 0.5))
+    assert torch.equal(noise.eval()(x), x)  # no noise at test time
+    body = MLPBody(5, (4, 3), noise=(0.3, 0.5))
+    x = torch.rand(2, 5)
+    state = torch.get_rng_state()
+    body(x, randn=lambda *s: torch.zeros(*s))
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is never touched
+
+
+def test_a_d_step_split_into_shards_gives_the_gradient_of_the_whole_batch():
+    # Noise layers, the uniform prior and the labelled examples are drawn per example, so D's
+    # loss (means over the batch) splits exactly: the mean of the shards' gradients is the whole one.
+    torch.manual_seed(0)
+    m = _ssgan(**PROTOCOL)
+    x = torch.rand(8, 1, 8, 8)
+    m.labelled_x.copy_(torch.rand(8, 1, 8, 8))
+    m.labelled_y.copy_(torch.arange(8) % 4)
+    m.G.eval()  # G's batch norm is the one part that couples a batch; D has none
+    params = list(m.D.parameters())
+
+    def grads(shard, shards):
+        m.zero_grad()
+        with m.drawing_from(torch.Generator().manual_seed(1), shard, shards):
+            part = x.chunk(shards)[shard]
+            m.losses(Batch(part, None), "discriminator")["discriminator"].backward()
+        return [p.grad.clone() for p in params]
+
+    whole = grads(0, 1)
+    halves = [grads(s, 2) for s in range(2)]
+    for w, a, b in zip(whole, *halves):
+        torch.testing.assert_close((a + b) / 2, w, atol=1e-6, rtol=1e-5)
+
+
+def test_feature_matching_reads_the_last_hidden_layer_before_its_noise():
+    m = _ssgan(**PROTOCOL)
+    x = torch.rand(5, 1, 8, 8)
+    ones = lambda *s: torch.ones(*s)  # noqa: E731
+    logits, f = m.class_logits(x, ones)
+    torch.testing.assert_close(logits, m.D["head"](f + 0.5))  # the head classifies f plus its noise
+    torch.testing.assert_close(f, m.D["body"](x, randn=ones))  # f itself is the clean last layer
+    m.eval()
+    logits, f = m.class_logits(x)
+    torch.testing.assert_close(logits, m.D["head"](f))  # at test time nothing is added
+
+
+def test_the_recipe_builds_the_papers_networks():
+    cfg = RunConfig.load(RECIPE)
+    c = cfg.model_config
+    m = get_model_class("ssgan")(c, (1, 28, 28), 10)
+    linears = [l for l in m.D["body"].net if isinstance(l, WeightNormLinear)] + [m.D["head"]]
+    assert [tuple(l.v.shape) for l in linears] == [(1000, 784), (500, 1000), (250, 500), (250, 250), (250, 250), (10, 250)]
+    assert [n.std for n in m.D["body"].net if isinstance(n, GaussianNoise)] == [0.3, 0.5, 0.5, 0.5, 0.5]
+    assert m.head_noise.std == 0.5
+    assert all(isinstance(a, torch.nn.ReLU) for a in m.D["body"].net[2::3])
+    g = list(m.G.net)
+    assert [type(l).__name__ for l in g] == ["Linear", "BatchNorm1d", "Softplus"] * 2 + ["WeightNormLinear"]
+    assert (g[0].out_features, g[3].out_features, g[-1].v.shape[0]) == (500, 500, 784)
+    groups = {gr.name: gr for gr in m.optimizer_groups()}
+    assert groups["discriminator"].lr == groups["generator"].lr == 0.003
+    assert groups["discriminator"].betas == (0.5, 0.999) and groups["generator"].fresh_batch
+    assert cfg.train.batch_size == 100 and cfg.train.steps == 300 * 600 and cfg.train.ema == 0.9999
+    assert m.couples_batch
+
+
+def test_mlp_only_options_are_refused_on_conv_networks_and_names_are_checked():
+    with pytest.raises(ConfigError, match="model.weight_norm applies to the MLP networks"):
+        _ssgan(weight_norm=True)
+    with pytest.raises(ConfigError, match="model.z_prior must be normal or uniform, not 'gauss'"):
+        _ssgan(z_prior="gauss")
+    with pytest.raises(ConfigError, match="unknown activation 'tanh'"):
+        _ssgan(arch="mlp", d_activation="tanh")
+    m = _ssgan(**PROTOCOL)
+    with m.drawing_from(torch.Generator().manual_seed(0), 0, 3):
+        with pytest.raises(ConfigError, match="8 labelled examples .* 3 data-parallel shards"):
+            m.labelled_batch()
+
+
+def test_accuracy_is_measured_without_noise_and_restores_the_mode():
+    m = _ssgan(**PROTOCOL)
+    x, y = torch.rand(20, 1, 8, 8), torch.arange(20) % 4
+    acc = m.accuracy(x, y)
+    assert m.training and acc == float((m.eval().classify(x) == y).float().mean())
