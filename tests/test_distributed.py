@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,11 +93,16 @@ def _train_args(model: str, out: Path, extra: list[str]) -> list[str]:
             "--set", "train.sample_every=1000000", "--set", "train.grid_size=4", *extra]
 
 
-def _torchrun(entry: list[str], args: list[str], tmp_path: Path) -> Path:
-    """Launch 2 CPU ranks under torchrun; return the run folder rank 0 wrote."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ""}
+def _launch(entry: list[str], args: list[str], tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    """Run 2 CPU ranks under torchrun (``env``: extra environment, e.g. the faults of _inject_faults)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": "", **env}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", *entry, *args]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+
+
+def _torchrun(entry: list[str], args: list[str], tmp_path: Path, **env) -> Path:
+    """Launch 2 CPU ranks under torchrun; return the run folder rank 0 wrote."""
+    proc = _launch(entry, args, tmp_path, **env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run,) = [p for p in (tmp_path / "ddp").iterdir() if p.is_dir()]
     return run
@@ -218,8 +224,59 @@ def test_shards_of_training_noise_make_up_one_process_draw(draw):
     assert model.noise_slice == (0, 1)  # outside the block: no source
 
 
-if __name__ == "__main__":  # torchrun's entry point for the test-only model
+VAE_TINY = ["--set", "model.z_dim=4", "--set", "model.hidden=[16]"]
+
+
+def test_a_stalled_rank_ends_the_job_with_a_line_naming_it(tmp_path):
+    """Rank 1 stops answering at step 3 (it sleeps 12 s): rank 0's gradient all-reduce gives up
+    after train.dist_timeout_minutes (3 s here), a roll call (3 s) names rank 1, and the job ends
+    (not after gloo's 30 minutes)."""
+    args = _train_args("vae", tmp_path / "ddp", [*VAE_TINY, "--steps", "50", "--set", "train.dist_timeout_minutes=0.05"])
+    proc = _launch([__file__], args, tmp_path, GENZOO_TEST_STALL="1:3:12")
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("genzoo train: error: rank 0:")]
+    assert lines == ["genzoo train: error: rank 0: a collective at step 3 waited 0.05 minutes "
+                     "(train.dist_timeout_minutes): rank 1 stalled (did not check in within 3 s); the job stops"], \
+        proc.stderr[-3000:]
+
+
+def test_slow_work_on_rank_0_does_not_time_out_the_others(tmp_path):
+    """Progress grids that take 5 s on rank 0, against a 3 s timeout: the other rank waits (rank 0
+    sends a heartbeat) and the run finishes."""
+    args = _train_args("vae", tmp_path / "ddp", [*VAE_TINY, "--steps", "4", "--set", "train.sample_every=2",
+                                                 "--set", "train.dist_timeout_minutes=0.05"])
+    run = _torchrun([__file__], args, tmp_path, GENZOO_TEST_SLOW_GRID="5")
+    assert _checkpoint(run)["step"] == 4 and len(list((run / "samples").glob("step_*.png"))) == 2
+
+
+def _inject_faults() -> None:
+    """Faults for the timeout tests, read from the environment: GENZOO_TEST_STALL=rank:step:seconds
+    sleeps that rank at the start of that step; GENZOO_TEST_SLOW_GRID=seconds slows rank 0's grids."""
+    from genzoo.train.trainer import Trainer as T
+
+    if spec := os.environ.get("GENZOO_TEST_STALL"):
+        rank, step, seconds = (float(v) for v in spec.split(":"))
+        train_step = T.train_step
+
+        def stalling(self):
+            if self.info.rank == rank and self.step + 1 == step:
+                time.sleep(seconds)
+            return train_step(self)
+
+        T.train_step = stalling
+    if spec := os.environ.get("GENZOO_TEST_SLOW_GRID"):
+        sample_grid = T.sample_grid
+
+        def slow(self, path):
+            time.sleep(float(spec))
+            return sample_grid(self, path)
+
+        T.sample_grid = slow
+
+
+if __name__ == "__main__":  # torchrun's entry point for the test-only model and the injected faults
     from genzoo.cli import main
 
     registry.register(BN_GAN)(BatchNormGAN)
+    _inject_faults()
     sys.exit(main(sys.argv[1:]))
