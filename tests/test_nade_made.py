@@ -97,6 +97,8 @@ def test_nade_recurrence_equals_d_forward_passes_and_its_gradients_are_exact(act
     act = torch.sigmoid if activation == "sigmoid" else torch.relu
     naive = torch.stack([act(model.c + v[:, :d] @ model.W[:d]) @ model.V[d] + model.b[d] for d in range(D)], 1)
     torch.testing.assert_close(model.ordered_logits(x), naive, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():  # the evaluation path, which keeps no h_d for a backward pass
+        torch.testing.assert_close(model.ordered_logits(x), naive, rtol=1e-12, atol=1e-12)
     vr = torch.rand(3, D, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda v, W, c, V: _Recurrence.apply(v, W, c, V, activation),
                                     (vr, model.W, model.c, model.V))

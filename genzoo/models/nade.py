@@ -159,7 +159,15 @@ class NADE(GenerativeModel):
 
     def net(self, v: torch.Tensor) -> torch.Tensor:
         """Output d from the inputs before d, for inputs ``v`` (B, D) in the order o: O(D H) in all."""
-        return _Recurrence.apply(v, self.W, self.c, self.V, self.config.activation) + self.b
+        if torch.is_grad_enabled() and (v.requires_grad or self.W.requires_grad):
+            return _Recurrence.apply(v, self.W, self.c, self.V, self.config.activation) + self.b
+        # Evaluation: the same recurrence without keeping every h_d for a backward pass.
+        out = torch.empty_like(v)
+        a = self.c.expand(v.shape[0], -1).clone()
+        for d in range(v.shape[1]):
+            out[:, d] = self.act(a) @ self.V[d]
+            a.addr_(v[:, d], self.W[d])
+        return out + self.b
 
     def ordered_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of p(x_{o_d} = 1 | x_{o_<d}) for every d in one pass, (B, D) in the order o."""
