@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("target", nargs="?", help="a run folder, or a folder of PNG/JPG images")
     ev.add_argument("--real", action="store_true", help="the real-data floor: training images against the test set")
     ev.add_argument("--data", default="mnist", help="the reference dataset (default mnist)")
-    ev.add_argument("--n", type=int, default=10_000, help="samples to draw / images to use")
+    ev.add_argument("--n", type=int, default=None,
+                    help="samples to draw / images to use (default 10000; 2500 for 2-D toy data, the standard mode metric)")
     ev.add_argument("--metrics", default=None, help="comma-separated: fid,kid,prdc,classifier_score,label_accuracy,nll,modes,mmd")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--nll-k", type=int, default=None, help="importance samples for the IWAE bound (default 5000)")
@@ -308,7 +309,7 @@ def cmd_latent(args) -> None:
 def cmd_evaluate(args) -> None:
     from .metrics.evaluate import evaluate_command, format_table
 
-    if args.n < 1:
+    if args.n is not None and args.n < 1:
         raise GenzooError(f"--n must be positive, not {args.n}")
     extra = {k: v for k, v in (("nll_k", args.nll_k), ("nll_n", args.nll_n), ("feature", args.feature),
                                 ("feature_weights", args.feature_weights)) if v is not None}

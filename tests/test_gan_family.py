@@ -1,10 +1,11 @@
-"""The GAN family: objectives, instance noise, health warnings, the models' own behaviour, and learning.
+"""The GAN family: objectives, packing, instance noise, health warnings, the models' own behaviour, and learning.
 
 Learning tests assert numbers on 8gaussians (modes covered, high-quality fraction) and on MNIST
 (the pinned LeNet labels conditional samples; InfoGAN's code predicts the digit under the best
 one-to-one mapping). Each budget is stated next to its assertion.
 """
 import json
+import math
 
 import pytest
 import torch
@@ -265,6 +266,124 @@ def test_infogan_traversal_grid_and_command(tmp_path):
                  "--set", "model.width=8", "--set", "train.tensorboard=false"]) == 0
     assert main(["traverse", str(tmp_path / "infogan-digits-001"), "--steps", "6"]) == 0
     assert (tmp_path / "infogan-digits-001" / "traversal.png").stat().st_size > 100
+
+
+# ---------------------------------------------------------------- packing (PacGAN)
+
+
+def test_a_packed_discriminator_judges_m_consecutive_samples_together():
+    m = _model("gan", (2,), pack=3, z_dim=2, g_hidden=(8,), d_hidden=(8,))
+    assert m.D[0].in_features == 6 and m.d_input_shape == (6,)
+    x = torch.arange(24.0).view(12, 2)
+    packed = m.pack_inputs(x)
+    assert packed.shape == (4, 6) and torch.equal(packed[1], x[3:6].flatten())  # pack j = samples 3j..3j+2
+    assert torch.equal(m.pack_labels(torch.arange(12))[2], torch.tensor([6, 7, 8]))
+    img = _model("dcgan", (1, 28, 28), pack=2, width=8)
+    assert img.d_input_shape == (2, 28, 28) and img.pack_inputs(torch.rand(4, 1, 28, 28)).shape == (2, 2, 28, 28)
+    # D's score of a pack changes with any member, and one score per pack reaches the objective.
+    with torch.no_grad():
+        d, _ = m.discriminate(packed)
+        changed = packed.clone()
+        changed[1, 4] += 1.0  # the third member of pack 1
+        d2, _ = m.discriminate(changed)
+    assert d.shape == (4,) and d[1] != d2[1] and torch.equal(d[[0, 2, 3]], d2[[0, 2, 3]])
+
+
+@pytest.mark.parametrize("loss", objective_names())
+def test_every_objective_trains_packed(loss):
+    m = _model("gan", (2,), pack=2, loss=loss, z_dim=2, g_hidden=(8,), d_hidden=(8,))
+    x = torch.randn(12, 2)
+    for g in m.optimizer_groups():
+        out = m.losses(Batch(x), g.name)
+        assert torch.isfinite(out[g.name]), (loss, g.name)
+        out[g.name].backward()
+    if loss == "wgan-gp":
+        assert "gradient_penalty" in m.losses(Batch(x), "discriminator")
+
+
+def test_packing_in_conditional_and_infogan_models():
+    cg = _model("cgan", (2,), 4, pack=2, g_hidden=(8,), d_hidden=(8,))
+    x, y = torch.randn(8, 2), torch.arange(8) % 4
+    f = cg.D["body"](cg.pack_inputs(x))
+    s, _ = cg.discriminate(cg.pack_inputs(x), cg.pack_labels(y))
+    # A pack's projection term sums its members': e_{y_0}^T f + e_{y_1}^T f.
+    expected = cg.D["head"](f).squeeze(1) + ((cg.D["embed"](y[0::2]) + cg.D["embed"](y[1::2])) * f).sum(1)
+    torch.testing.assert_close(s, expected)
+    concat = _model("cgan", (2,), 4, pack=2, conditioning="concat", g_hidden=(8,), d_hidden=(8,))
+    assert concat.D["body"].net[0].in_features == 2 * (2 + 4)
+    info = _model("infogan", (2,), pack=2, categorical=4, continuous=1, g_hidden=(8,), d_hidden=(8,))
+    out = info.losses(Batch(torch.randn(8, 2)), "generator")
+    assert torch.isfinite(out["generator"]) and "info_categorical" in out
+    logits, cont = info.infer_codes(torch.randn(8, 2))  # Q reads packs, answers for every member
+    assert logits.shape == (8, 4) and cont.shape == (8, 1)
+
+
+def test_packing_refusals_are_one_line():
+    for name in ("bigan", "ssgan"):
+        with pytest.raises(ConfigError, match=f"{name} has its own discriminator game.*model.pack must be 1"):
+            _model(name, (2,), 8, pack=2)
+    with pytest.raises(ConfigError, match="model.pack"):
+        _model("gan", (2,), pack=0)
+    m = _model("gan", (2,), pack=3)
+    with pytest.raises(ConfigError, match=r"model.pack=3 needs each shard's batch .* divide by 3, but a shard has 8"):
+        m.losses(Batch(torch.randn(8, 2)), "discriminator")
+
+
+def test_a_packed_ring_run_from_the_command_line_and_its_standard_evaluation(tmp_path):
+    assert main(["train", "gan", "--data", "2d-ring", "--steps", "3", "--batch-size", "12", "--out", str(tmp_path),
+                 "--no-progress", "--set", "model.pack=3", "--set", "train.tensorboard=false"]) == 0
+    run = next(tmp_path.glob("gan-2d-ring-*"))
+    m = genzoo.load(run)
+    assert m.config.pack == 3 and m.D[0].in_features == 6
+    # genzoo evaluate on a toy run: the standard metric's 2,500 samples unless --n says otherwise.
+    assert main(["evaluate", str(run), "--metrics", "modes", "--no-progress"]) == 0
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved["n"] == 2500 and saved["metrics"]["modes_total"] == 8
+
+
+def test_the_paper_toy_networks():
+    # PacGAN/VEEGAN: G 4 x 400 ReLU with batch norm (bias-free hidden layers), D 3 maxout layers
+    # of 200 units x 5 pieces, weights N(0, 0.02^2), zero biases.
+    m = _model("gan", (2,), pack=2, z_dim=2, g_hidden=(400,) * 4, g_batch_norm=True, d_hidden=(200,) * 3,
+               d_maxout=5, init_std=0.02)
+    linears = [x for x in m.G.modules() if isinstance(x, torch.nn.Linear)]
+    assert [x.out_features for x in linears] == [400] * 4 + [2]
+    assert [x.bias is None for x in linears] == [True] * 4 + [False]
+    assert sum(isinstance(x, torch.nn.BatchNorm1d) for x in m.G.modules()) == 4
+    maxouts = [x for x in m.D if type(x).__name__ == "Maxout"]
+    assert [(x.linear.in_features, x.out_features, x.pieces) for x in maxouts] == [(4, 200, 5), (200, 200, 5), (200, 200, 5)]
+    w = torch.cat([x.weight.detach().flatten() for x in m.modules() if isinstance(x, torch.nn.Linear)])
+    assert abs(float(w.std()) - 0.02) < 0.001
+    x = torch.randn(5, 4)
+    torch.testing.assert_close(maxouts[0](x), maxouts[0].linear(x).view(5, 200, 5).amax(2))
+
+
+# ---------------------------------------------------------------- the standard 2-D mixtures
+
+
+def test_the_pacgan_ring_and_grid():
+    ring = load_dataset(DataConfig(name="2d-ring"), "train")
+    assert len(ring) == 100_000 and ring.mode_std == 0.01 and ring.modes.shape == (8, 2)
+    torch.testing.assert_close(ring.modes[1], torch.tensor([2**-0.5, 2**-0.5]))
+    torch.testing.assert_close(ring.modes.norm(dim=1), torch.ones(8))
+    grid = load_dataset(DataConfig(name="2d-grid"), "train")
+    assert len(grid) == 100_000 and grid.mode_std == 0.05 and grid.modes.shape == (25, 2)
+    assert sorted(set(grid.modes[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    # The points scatter around their own mode with the stated std.
+    err = ring.x - ring.modes[ring.y]
+    assert abs(float(err.std()) - 0.01) < 2e-4
+
+
+def test_the_standard_mode_metric_by_hand():
+    modes, std = load_dataset(DataConfig(name="2d-ring", toy_size=10), "test").modes, 0.01
+    x = torch.stack([modes[0], modes[0], modes[0] + torch.tensor([0.02, 0.0]),  # three on mode 0
+                     modes[2] + torch.tensor([0.0, 0.029]),  # mode 2 at 2.9 std: high quality
+                     modes[4] + torch.tensor([0.031, 0.0]),  # mode 4 at 3.1 std: not
+                     torch.zeros(2)])
+    m = mode_metrics(x, modes, std)
+    assert m["modes_covered"] == 2 and m["high_quality_fraction"] == pytest.approx(4 / 6)
+    # Histogram of the high-quality samples (3/4, 1/4) against uniform over 8 modes.
+    assert m["mode_kl"] == pytest.approx(0.75 * math.log(8 * 0.75) + 0.25 * math.log(8 * 0.25))
 
 
 # ---------------------------------------------------------------- learning on 8gaussians

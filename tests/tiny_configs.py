@@ -4,10 +4,11 @@ A new model adds one line here; tests/test_contract.py fails for a registered mo
 """
 
 TINY: dict[str, tuple[dict, str]] = {
-    "gan": ({"z_dim": 8, "g_hidden": [16], "d_hidden": [16]}, "digits"),
+    # gan and cgan pack pairs of samples (PacGAN's model.pack): the registry-wide tests cover packing.
+    "gan": ({"z_dim": 8, "g_hidden": [16], "d_hidden": [16], "pack": 2}, "digits"),
     "vae": ({"z_dim": 4, "hidden": [16]}, "digits"),
     "dcgan": ({"z_dim": 8, "width": 8}, "digits"),
-    "cgan": ({"z_dim": 8, "width": 8}, "digits"),
+    "cgan": ({"z_dim": 8, "width": 8, "pack": 2}, "digits"),
     "infogan": ({"z_dim": 8, "width": 8, "q_hidden": 8}, "digits"),
     "bigan": ({"z_dim": 4, "width": 8, "z_hidden": [8], "joint_hidden": [16]}, "digits"),
     "softmax-gan": ({"z_dim": 8, "width": 8}, "digits"),

@@ -1,10 +1,16 @@
 """Toy 2-D distributions for watching mode coverage and mode collapse.
 
 All are generated, deterministic given the seed: the "train" split uses seed 0 and the
-"test" split seed 1, ``config.toy_size`` points each.
+"test" split seed 1, ``config.toy_size`` points each (default 100,000: the training-set size of
+the PacGAN experiments).
 
 - ``8gaussians``: 8 modes equally spaced on a circle of radius 2 (angles k*pi/4), std 0.02.
 - ``25gaussians``: a 5x5 grid at {-4, -2, 0, 2, 4}^2 (spacing 2), std 0.05.
+- ``2d-ring``: the literature's ring (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018, as
+  the PacGAN authors' experiment configs define it): 8 modes (cos(2 pi k / 8), sin(2 pi k / 8))
+  on the unit circle, std 0.01 (variance 1e-4 per coordinate).
+- ``2d-grid``: the literature's grid (same sources): 25 modes at {-4, -2, 0, 2, 4}^2, std 0.05
+  (variance 0.0025 per coordinate).
 - ``swissroll``: t ~ U(1.5pi, 4.5pi), point (t cos t, t sin t) / 5 plus N(0, 0.1^2) noise.
 - ``moons``: two interleaved unit half circles, centred, plus N(0, 0.1^2) noise.
 - ``checkerboard``: uniform on the 8 dark squares of a 4x4 board covering [-4, 4]^2.
@@ -72,6 +78,10 @@ def checkerboard(n: int, g: torch.Generator):
 SAMPLERS: dict[str, tuple[Sampler, str]] = {
     "8gaussians": (lambda n, g: mixture(n, ring_modes(), 0.02, g), "8 Gaussians on a ring of radius 2, std 0.02"),
     "25gaussians": (lambda n, g: mixture(n, grid_modes(), 0.05, g), "5x5 grid of Gaussians, spacing 2, std 0.05"),
+    "2d-ring": (lambda n, g: mixture(n, ring_modes(8, 1.0), 0.01, g),
+                "the PacGAN/VEEGAN ring: 8 Gaussians on the unit circle, std 0.01"),
+    "2d-grid": (lambda n, g: mixture(n, grid_modes(), 0.05, g),
+                "the PacGAN/VEEGAN grid: 5x5 Gaussians at {-4,-2,0,2,4}^2, std 0.05"),
     "swissroll": (swissroll, "2-D swiss roll"),
     "moons": (moons, "two interleaved half moons"),
     "checkerboard": (checkerboard, "uniform on a 4x4 checkerboard's dark squares"),

@@ -19,6 +19,9 @@ from .features import FeatureExtractor, feature_extractor
 
 IMAGE_METRICS = ("fid", "kid", "prdc", "classifier_score")
 TOY_METRICS = ("modes", "mmd")
+# Samples drawn when none is given: the image metrics' usual 10,000, and the 2,500 of the standard
+# 2-D mode metric (VEEGAN, PacGAN; genzoo/metrics/toy.py) for toy data.
+IMAGE_N, TOY_N = 10_000, 2_500
 KNOWN_METRICS = IMAGE_METRICS + TOY_METRICS + ("nll", "label_accuracy")
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 K_PR, K_DC = 3, 5
@@ -268,7 +271,7 @@ def _run_config(run: Path) -> dict:
 
 def evaluate_run(
     run: str | Path,
-    n: int = 10_000,
+    n: int | None = None,
     metrics: str | list[str] | None = None,
     seed: int = 0,
     batch_size: int = 500,
@@ -280,6 +283,8 @@ def evaluate_run(
     write: bool = True,
 ) -> dict:
     """Evaluate a run: sample ``n`` from ``RUN/model``, compute ``metrics``, write ``RUN/metrics.json``.
+
+    ``n`` None: 2,500 samples for 2-D toy data (the standard mode metric), 10,000 for images.
 
     ``nll`` (only when asked: it is slow) uses the test split, dynamically binarized when the run
     trained on binarized data; ``nll_k`` importance samples for VAE-family models, ``nll_n``
@@ -294,6 +299,7 @@ def evaluate_run(
     data = data_cfg.get("name", "mnist")
     model = genzoo.load(run / "model")
     toy = len(getattr(model, "data_shape", ())) == 1
+    n = n if n is not None else (TOY_N if toy else IMAGE_N)
     names = parse_metrics(metrics, toy)
     # Only class-conditional models are sampled per label (every model knows the dataset's classes).
     num_classes = int(getattr(model, "num_classes", 0) or 0) if getattr(model, "conditional", False) else 0
@@ -377,7 +383,7 @@ def evaluate_command(
     target: str | Path | None = None,
     real: bool = False,
     data: str = "mnist",
-    n: int = 10_000,
+    n: int | None = None,
     metrics: str | list[str] | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -389,6 +395,7 @@ def evaluate_command(
     images (``evaluate_folder``, against ``data``). Extra keyword arguments go to that function.
     """
     if real:
+        n = n if n is not None else (TOY_N if _is_toy(data) else IMAGE_N)
         return evaluate_real(data, n, metrics, seed, progress, **kwargs)
     if target is None:
         raise GenzooError("evaluate needs a run folder, a folder of images, or --real")
@@ -396,7 +403,7 @@ def evaluate_command(
     if (path / "config.yaml").is_file():
         return evaluate_run(path, n, metrics, seed, progress=progress, **kwargs)
     if path.is_dir():
-        return evaluate_folder(path, data, n, metrics, seed, progress, **kwargs)
+        return evaluate_folder(path, data, IMAGE_N if n is None else n, metrics, seed, progress, **kwargs)
     raise GenzooError(f"{path} is neither a run folder (with config.yaml) nor a folder of images")
 
 

@@ -11,6 +11,16 @@ Instance noise (Sonderby et al. 2017; Arjovsky & Bottou 2017): Gaussian noise of
 deviation ``instance_noise * max(0, 1 - step / instance_noise_steps)`` added to every input of D,
 real and fake alike, so the two distributions overlap early in training and D cannot separate
 them perfectly; it anneals to zero.
+
+Packing (PacGAN; Lin, Khetan, Fanti & Oh, NeurIPS 2018): with ``pack=m`` D judges m samples at
+once, all real or all generated, concatenated along their first axis (m x 2 coordinates of
+points, m x C channels of images). A generator that drops modes makes packs whose members are
+too alike, which a packed D sees, so packing penalises mode collapse. The shared step packs
+consecutive examples of each shard's batch (which must divide by m) after instance noise; D is
+built for the packed shape (:attr:`AdversarialModel.d_input_shape`); an objective's loss, D's
+accuracy and a gradient penalty then work per pack. Label-conditional models receive each
+pack's labels as (B / m, m); InfoGAN's Q reads a pack and predicts every member's codes. Models
+with their own game set ``packing = False`` and refuse ``pack > 1``.
 """
 from __future__ import annotations
 
@@ -45,6 +55,7 @@ class GANConfig:
     penalty_weight: NonNegativeFloat = 10.0  # lambda of wgan-gp's gradient penalty
     instance_noise: NonNegativeFloat = 0.0  # initial std of the noise added to D's inputs; 0 turns it off
     instance_noise_steps: PositiveInt = 10_000  # steps over which it anneals linearly to 0
+    pack: PositiveInt = 1  # PacGAN: D judges this many samples concatenated (1: the usual single-sample D)
 
 
 @dataclass(frozen=True)
@@ -71,12 +82,17 @@ class AdversarialModel(GenerativeModel):
 
     # The model's own optimisation defaults, used where neither config nor objective says.
     default_optim: ClassVar[dict] = {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "d_steps": 1}
+    # Whether the model's game takes model.pack > 1 (models that write their own losses say False).
+    packing: ClassVar[bool] = True
 
     def __init__(self, config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
         self.objective = get_objective(config.loss, config.penalty_weight)
         if config.instance_noise < 0 or config.instance_noise_steps < 1:
             raise ConfigError("model.instance_noise must be >= 0 and model.instance_noise_steps >= 1")
+        if config.pack > 1 and not self.packing:
+            raise ConfigError(f"{self.registry_name or type(self).__name__} has its own discriminator game, which does "
+                              f"not pack samples: model.pack must be 1, not {config.pack}")
 
     # -- optimisation -------------------------------------------------------------------
     def optim_setting(self, key: str):
@@ -152,14 +168,38 @@ class AdversarialModel(GenerativeModel):
             return ConvGenerator(in_dim, self.data_shape, c.layout, c.width, c.depth)
         return MLPGenerator(in_dim, self.data_shape, tuple(c.g_hidden), batch_norm=self.is_image)
 
-    def build_body(self, arch: str, extra_in: int = 0, noise: tuple[float, float] = (0.0, 0.0)) -> nn.Module:
-        """A discriminator (or encoder) body for ``arch``, with ``extra_in`` extra inputs (label planes);
-        ``noise``: Gaussian noise layers of the MLP body (input std, hidden std)."""
+    def build_body(self, arch: str, extra_in: int = 0, noise: tuple[float, float] = (0.0, 0.0),
+                   packed: bool = True) -> nn.Module:
+        """A discriminator (or encoder) body for ``arch``, with ``extra_in`` extra inputs (label planes)
+        per sample; ``noise``: Gaussian noise layers of the MLP body (input std, hidden std).
+        ``packed``: sized for D's packed input (``pack`` samples); False for an encoder."""
         c = self.config
+        m = c.pack if packed else 1
+        shape = self.d_input_shape if packed else self.data_shape
         if arch == "conv":
             layout = resolve_layout(c.layout, self.data_shape)
-            return ConvBody(self.data_shape, layout, c.width, c.depth, self.d_norm(layout), extra_channels=extra_in)
-        return MLPBody(self.data_dim, tuple(c.d_hidden), extra_in, noise)
+            return ConvBody(shape, layout, c.width, c.depth, self.d_norm(layout), extra_channels=extra_in * m)
+        return MLPBody(self.data_dim * m, tuple(c.d_hidden), extra_in * m, noise)
+
+    @property
+    def d_input_shape(self) -> tuple[int, ...]:
+        """The shape of one input of D: ``pack`` examples concatenated along their first axis."""
+        return (self.data_shape[0] * self.config.pack, *self.data_shape[1:])
+
+    def pack_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, ...) -> (B / m, m C, ...): each run of m consecutive examples becomes one input of D."""
+        m = self.config.pack
+        if m == 1:
+            return x
+        if x.shape[0] % m:
+            raise ConfigError(f"model.pack={m} needs each shard's batch (train.batch_size / (ranks x "
+                              f"micro_batches)) to divide by {m}, but a shard has {x.shape[0]} examples")
+        return x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
+
+    def pack_labels(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        """(B,) labels -> (B / m, m): the labels of each pack's members (unchanged when pack = 1)."""
+        m = self.config.pack
+        return y if y is None or m == 1 else y.reshape(-1, m)
 
     @property
     def d_batch_norm(self) -> bool:
@@ -223,7 +263,10 @@ class AdversarialModel(GenerativeModel):
         raise NotImplementedError
 
     def discriminate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's scores (B,) and the features its head reads (B, F), or None where it has none."""
+        """D's scores (B,) and the features its head reads (B, F), or None where it has none.
+
+        ``x`` has D's input shape (:attr:`d_input_shape`: packs of examples when ``pack`` > 1) and
+        ``y`` the labels (B,), or each pack's labels (B, pack) when ``pack`` > 1."""
         raise NotImplementedError
 
     def auxiliary(self, features_fake: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -234,25 +277,29 @@ class AdversarialModel(GenerativeModel):
         x = batch.x
         B = x.shape[0]
         y = self.training_labels(batch)
-        y2 = None if y is None else torch.cat([y, y])
         z = self.training_latent(B)
+        # D judges packs of examples (pack = 1: single examples): n packs of real, n of fake,
+        # with each pack's labels yp.
+        pack, yp = self.pack_inputs, self.pack_labels(y)
+        n = B // self.config.pack
+        yp2 = None if yp is None else torch.cat([yp, yp])
         if group == "discriminator":
             with torch.no_grad():
                 x_fake = self.generate(z, y)
-            real, fake = self.perturb(x), self.perturb(x_fake)
+            real, fake = pack(self.perturb(x)), pack(self.perturb(x_fake))
             # One forward over real and fake together: batch-norm statistics see both, also under DDP.
-            d, feats = self.discriminate(torch.cat([real, fake]), y2)
-            out = self.discriminator_terms(d[:B], d[B:], lambda v: self.discriminate(v, y)[0], real, fake)
-            aux = self.auxiliary(feats[B:], z) if feats is not None else {}
+            d, feats = self.discriminate(torch.cat([real, fake]), yp2)
+            out = self.discriminator_terms(d[:n], d[n:], lambda v: self.discriminate(v, yp)[0], real, fake)
+            aux = self.auxiliary(feats[n:], z) if feats is not None else {}
         elif group == "generator":
-            fake = self.perturb(self.generate(z, y))
+            fake = pack(self.perturb(self.generate(z, y)))
             if self.objective.uses_real_in_generator or self.d_batch_norm:
                 # With batch norm in D, a fake-only batch would be normalised differently from the
                 # mixed batch D was trained on; G must see the D that D's own step shaped.
-                d, feats = self.discriminate(torch.cat([self.perturb(x), fake]), y2)
-                D_real, D_fake, feats = d[:B], d[B:], (feats[B:] if feats is not None else None)
+                d, feats = self.discriminate(torch.cat([pack(self.perturb(x)), fake]), yp2)
+                D_real, D_fake, feats = d[:n], d[n:], (feats[n:] if feats is not None else None)
             else:
-                (D_fake, feats), D_real = self.discriminate(fake, y), None
+                (D_fake, feats), D_real = self.discriminate(fake, yp), None
             out = {"generator": self.objective.generator(D_fake, D_real)}
             aux = self.auxiliary(feats, z) if feats is not None else {}
         else:

@@ -32,6 +32,8 @@ from .nets import leaky, mlp
 class BiGAN(AdversarialModel):
     """BiGAN / ALI (Donahue et al. 2017; Dumoulin et al. 2017): encoder, generator, joint discriminator."""
 
+    packing = False  # D judges (x, z) pairs in its own step, one pair at a time
+
     @dataclass(frozen=True)
     class Config(FamilyConfig):
         z_dim: Width = 50
@@ -42,7 +44,7 @@ class BiGAN(AdversarialModel):
         super().__init__(config, data_shape, num_classes)
         arch = self.resolve_arch()
         self.G = self.build_generator(arch, config.z_dim)
-        enc = self.build_body(arch)
+        enc = self.build_body(arch, packed=False)
         self.E = nn.Sequential(enc, nn.Linear(enc.out_dim, config.z_dim))
         x_body = self.build_body(arch)
         z_body = mlp([config.z_dim, *config.z_hidden], activation=leaky(0.2), last_activation=True)

@@ -70,11 +70,14 @@ class ConditionalGAN(AdversarialModel):
         return self.G(torch.cat([z, one_hot(y, self.num_classes)], dim=1))
 
     def discriminate(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        # y: (B,) labels, or (B, pack) labels of each pack's members (model.pack > 1).
         if self.config.conditioning == "concat":
-            f = self.D["body"](x, one_hot(y, self.num_classes))  # (B, F)
+            f = self.D["body"](x, one_hot(y, self.num_classes).flatten(1))  # (B, F)
             return self.D["head"](f).squeeze(1), f
         f = self.D["body"](x)
-        return self.D["head"](f).squeeze(1) + (self.D["embed"](y) * f).sum(1), f
+        # A pack's projection term is the sum of its members': (sum_i e_{y_i})^T f(x).
+        e = self.D["embed"](y).reshape(f.shape[0], -1, f.shape[1]).sum(1)  # (B, F)
+        return self.D["head"](f).squeeze(1) + (e * f).sum(1), f
 
     @torch.no_grad()
     def sample(self, n, generator=None, *, z=None, labels=None):

@@ -65,7 +65,7 @@ class InfoGAN(AdversarialModel):
             # (cross-entropy stuck at log 10 for 500 steps); on MLP bodies Q learns without it.
             "q": nn.Sequential(nn.Linear(body.out_dim, config.q_hidden),
                                nn.BatchNorm1d(config.q_hidden) if arch == "conv" else nn.Identity(),
-                               nn.LeakyReLU(0.1), nn.Linear(config.q_hidden, self.code_dim)),
+                               nn.LeakyReLU(0.1), nn.Linear(config.q_hidden, self.code_dim * config.pack)),
         })
 
     # -- codes ---------------------------------------------------------------------------
@@ -104,8 +104,10 @@ class InfoGAN(AdversarialModel):
 
     @torch.no_grad()
     def infer_codes(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Q's reading of images or points: categorical logits (B, K) and continuous means (B, C)."""
-        q = self.D["q"](self.D["body"](x))
+        """Q's reading of images or points: categorical logits (B, K) and continuous means (B, C).
+
+        With ``pack`` = m Q reads packs of m consecutive examples, so B must divide by m."""
+        q = self.D["q"](self.D["body"](self.pack_inputs(x))).reshape(x.shape[0], self.code_dim)
         K = self.config.categorical
         return (q[:, :K] if K else None), (q[:, K:] if self.config.continuous else None)
 
@@ -119,7 +121,7 @@ class InfoGAN(AdversarialModel):
 
     def auxiliary(self, features_fake: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
         c = self.config
-        q = self.D["q"](features_fake)
+        q = self.D["q"](features_fake).reshape(z.shape[0], self.code_dim)  # a pack's Q: every member's codes
         _, cat, cont = self.split(z)
         out: dict[str, torch.Tensor] = {}
         loss = torch.zeros((), device=z.device)
