@@ -14,16 +14,25 @@ that matrix products sum in the same order. A model registered later is covered 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))  # helpers and tiny_configs, also when run by torchrun
 
+from genzoo import registry  # noqa: E402
+from genzoo.config import RunConfig, TrainConfig, from_dict  # noqa: E402
+from genzoo.data.base import DataConfig  # noqa: E402
+from genzoo.errors import ConfigError  # noqa: E402
+from genzoo.models.base import Batch, GenerativeModel, OptimGroup  # noqa: E402
 from genzoo.registry import get_model_class, model_names  # noqa: E402
 from genzoo.train import Trainer  # noqa: E402
 from helpers import run_config  # noqa: E402
@@ -148,6 +157,80 @@ def test_two_ranks_equal_one_process(case, ddp_job, tmp_path_factory):
     worst, where = _difference(ddp_job.result(case), ref)
     against = "micro_batches=2 (ghost batches)" if coupled else "one process"
     assert worst < TOL, f"{case}: 2 ranks differ from {against} by {worst:.3g} in {where}"
+
+
+# -- the guards: a model that breaks the contract is named --------------------------------
+class Probe(GenerativeModel):
+    """A linear model whose losses() breaks the contract as ``fault`` says (test only)."""
+
+    @dataclass(frozen=True)
+    class Config:
+        fault: str = "none"  # none | inplace | global_rng | uneven
+
+    def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
+        super().__init__(config, data_shape, num_classes)
+        self.w = nn.Parameter(torch.zeros(self.data_dim))
+
+    def optimizer_groups(self) -> list[OptimGroup]:
+        return [OptimGroup("loss", [self.w])]
+
+    def losses(self, batch: Batch, group: str) -> dict[str, torch.Tensor]:
+        fault = self.config.fault
+        if fault == "inplace":  # an update that bypasses the optimizer (and the other ranks)
+            with torch.no_grad():
+                self.w.add_(1.0)
+        elif fault == "global_rng":
+            torch.randn(1)
+        elif fault == "uneven":  # how much it draws depends on which shard it is
+            self.rand_shared(1 + self.noise_slice[0])
+        x = batch.x.flatten(1)
+        return {"loss": (x @ self.w + self.randn(x.shape[0])).pow(2).mean()}
+
+    @torch.no_grad()
+    def sample(self, n, generator=None, *, z=None, labels=None):
+        return self.w.new_zeros(n, *self.data_shape)
+
+
+@pytest.fixture
+def probe(monkeypatch):
+    monkeypatch.setattr(Probe, "registry_name", "test-probe")
+    monkeypatch.setitem(registry._MODELS, "test-probe", Probe)
+    return lambda fault, **train: RunConfig("test-probe", Probe.Config(fault), DataConfig(name="digits"),
+                                            TrainConfig(steps=2, batch_size=8, tensorboard=False, grid_size=4, **train))
+
+
+@pytest.mark.parametrize("fault,message", [
+    ("inplace", "test-probe: losses(batch, 'loss') changed parameter 'w' in place; a non-gradient update must be a StatisticsGroup"),
+    ("uneven", "test-probe drew different amounts of training noise on micro-batches 0 and 1"),
+])
+def test_a_model_that_breaks_the_contract_is_named(probe, fault, message, tmp_path):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Trainer(probe(fault, micro_batches=2), tmp_path, progress=False).fit()
+
+
+def test_a_model_drawing_from_the_global_rng_is_named_once(probe, tmp_path):
+    with pytest.warns(RuntimeWarning, match="test-probe drew from torch's global RNG during a training step") as seen:
+        Trainer(probe("global_rng"), tmp_path / "a", progress=False).fit()
+    assert len([w for w in seen if "global RNG" in str(w.message)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        rng = torch.get_rng_state()
+        Trainer(probe("none"), tmp_path / "b", progress=False).fit()
+        assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_autoregressive_sampling_never_reseeds_the_global_rng():
+    """Without a generator, a class-conditional pixel model draws its labels from the global RNG as
+    torch.randint would (so a seed set by the caller reproduces them), never from torch.seed()."""
+    name = "gated-pixelcnn"
+    cls = get_model_class(name)
+    model = cls(from_dict(cls.Config, TINY[name][0]), (1, 4, 4), 3).eval()
+    assert model.conditional
+    draws = []
+    for _ in range(2):
+        torch.manual_seed(7)
+        draws.append((model.sample(6), torch.get_rng_state()))
+    assert torch.equal(draws[0][0], draws[1][0]) and torch.equal(draws[0][1], draws[1][1])
 
 
 def _run_every_case(out: Path) -> None:
