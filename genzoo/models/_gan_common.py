@@ -35,7 +35,7 @@ from ..config import (
     LayerWidths, NonNegativeFloat, NonNegativeInt, OneOf, Optimizer, PositiveFloat, PositiveInt, Range, Width, Widths,
 )
 from ..errors import ConfigError
-from .base import Batch, GenerativeModel, OptimGroup
+from .base import Batch, GenerativeModel, Health, OptimGroup
 from .nets import ConvBody, ConvGenerator, MLPBody, MLPGenerator, resolve_arch, resolve_layout
 from .objectives import get_objective
 
@@ -316,21 +316,46 @@ class AdversarialModel(GenerativeModel):
         return self.generate(z, labels)
 
     # -- health ---------------------------------------------------------------------------
-    def health(self, scalars: dict[str, float]) -> str | None:
-        """Warn when D wins every time (accuracy pinned at 1) or tells nothing apart (outputs equal)."""
+    # D winning for a few hundred steps is the normal first phase of a GAN (the tutorial's GAN:
+    # accuracy >= 0.99 in up to 10 consecutive windows of 100 steps, seeds 0-4, then it recovers),
+    # so a winning D alone warns only when it lasts 3000 steps; a generator loss with no slope at
+    # D's verdict (the saturating minimax loss) warns after 3 windows.
+    VANISHING_SLOPE = 1e-2  # |dL_G / dD(G(z))| below this: G learns nothing from D
+    WINNING_STEPS = 3000
+
+    def generator_slope(self, d_fake: float, d_real: float | None = None) -> float:
+        """|d L_G / d score| of this objective's generator loss at D's mean score on the fakes."""
+        f = torch.tensor([float(d_fake)], requires_grad=True)
+        r = torch.tensor([float(d_real)]) if d_real is not None else None
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(self.objective.generator(f, r), f)
+        return float(grad.abs())
+
+    def health(self, scalars: dict[str, float]) -> Health | None:
+        """The window's condition when training goes wrong: G's gradient vanishes, D wins for
+        good, or D tells nothing apart (outputs equal). The trainer warns once each, when it persists."""
         acc = scalars.get("d_accuracy")
         if acc is None:
             return None
-        if self.objective.threshold is not None and acc >= 0.99:
-            return (f"discriminator accuracy pinned at {acc:.3f} over the last window: D rejects every fake, "
-                    "so the generator's gradient may vanish (divergence or mode collapse); try "
-                    "loss=wgan-gp or lsgan, model.instance_noise=0.1, or a smaller D learning rate")
         d_real, d_fake = scalars.get("d_real"), scalars.get("d_fake")
+        if acc >= 0.9 and d_fake is not None and self.generator_slope(d_fake, d_real if self.objective.uses_real_in_generator
+                                                      else None) < self.VANISHING_SLOPE:
+            return Health("vanishing generator gradient", (
+                f"D rejects the fakes (mean score {d_fake:.3g}, accuracy {acc:.3f}) and the {self.objective.name} "
+                "generator loss is flat there, so G learns almost nothing; use loss=nonsaturating (the "
+                "default), lsgan or wgan-gp"))
+        if self.objective.threshold is not None and acc >= 0.99:
+            return Health("discriminator wins", (
+                f"D has rejected every fake for {self.WINNING_STEPS}+ steps (accuracy {acc:.3f}): the generator "
+                "is not catching up (divergence or mode collapse); try model.instance_noise=0.1, a smaller D "
+                f"learning rate{'' if self.objective.name == 'lsgan' else ', or loss=lsgan'}"),
+                windows=3, steps=self.WINNING_STEPS)
         if d_real is not None and d_fake is not None and abs(acc - 0.5) < 0.01 and \
                 abs(d_real - d_fake) <= 1e-6 + 1e-3 * max(abs(d_real), abs(d_fake)):
-            return (f"discriminator gives real and fake data the same score ({d_real:.4g}) with accuracy {acc:.3f}: "
-                    "it has stopped learning (dead units, weights clipped flat or a learning rate of 0), "
-                    "so the generator gets no signal")
+            return Health("discriminator stopped learning", (
+                f"D gives real and fake data the same score ({d_real:.4g}) with accuracy {acc:.3f}: it has "
+                "stopped learning (dead units, weights clipped flat or a learning rate of 0), so the generator "
+                "gets no signal"))
         return None
 
 

@@ -92,6 +92,20 @@ class NoiseSource(NamedTuple):
     shards: int = 1
 
 
+class Health(NamedTuple):
+    """A condition :meth:`GenerativeModel.health` reports for one window of logged means.
+
+    The trainer warns once per ``key``, when the condition has held in ``windows`` consecutive
+    log windows spanning at least ``steps`` steps, and lists every condition that warned at the
+    end of the run; a model reports what it sees in each window and keeps no state of its own.
+    """
+
+    key: str  # names the condition (stable across windows: the message may carry numbers)
+    message: str
+    windows: int = 3  # consecutive windows it must hold: one bad window is noise
+    steps: int = 0  # ... spanning at least this many steps
+
+
 class GenerativeModel(nn.Module):
     """Base class of every genzoo model.
 
@@ -194,8 +208,9 @@ class GenerativeModel(nn.Module):
         declare it; this default, whether the model has a batch-norm layer, is only a fallback."""
         return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules())
 
-    def health(self, scalars: dict[str, float]) -> str | None:
-        """Given the logged means of the last window, a warning if training looks broken (else None).
+    def health(self, scalars: dict[str, float]) -> "Health | str | None":
+        """Given the logged means of the last window, the condition it shows if training looks broken
+        (a :class:`Health`; a plain string is a condition keyed by its text), else None.
 
         E.g. a GAN whose discriminator accuracy is pinned at 1. The trainer prints and logs it.
         """

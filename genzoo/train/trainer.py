@@ -48,6 +48,7 @@ from ..viz.grid import save_samples
 from .run_folder import RunFolder, new_run_dir, resume_changes
 from .distributed import DataParallel, DistInfo, dist_info, init_process_group, select_device, shutdown
 from .ema import EMA
+from .health import HealthMonitor
 from .logger import ScalarLogger
 from .sampler import InMemoryBatches
 from .streaming import FolderImages, StreamingBatches, plan_streaming
@@ -126,6 +127,7 @@ class Trainer:
         self.progress = progress and self.info.is_main
         self._stop_reason: str | None = None
         self._window: list[tuple[int, dict[str, torch.Tensor]]] = []
+        self.health = HealthMonitor()  # warns once per condition that persists; summary at the end
         self.last_checkpoint: Path | None = None
         self.run = RunFolder(self.run_dir)  # lock, checkpoints, config.yaml, model/
         self._resumed: tuple[int, dict] | None = None  # (step, accepted changes) to record in config.yaml
@@ -515,7 +517,7 @@ class Trainer:
         means = self._flush_scalars()
         if means and self.info.is_main:
             elapsed = self.elapsed_before + self._elapsed_now()
-            warning = self.model.health(means)
+            warning = self.health.update(self.step, self.model.health(means))
             extra = {"train_time": round(self.train_seconds(), 3)} if self.eval_before + self._eval_seconds else {}
             if warning:
                 extra["warning"] = warning
@@ -664,6 +666,9 @@ class Trainer:
             bar.close()
             self.logger.close()
             self._release(handlers)
+        if self.info.is_main:
+            for line in self.health.summary():
+                print(f"health: {line}", file=sys.stderr)
         if self._stop_reason and self.info.is_main:
             print(
                 f"stopped by {self._stop_reason} at step {self.step}; continue with: genzoo train --resume {self.run_dir}",
