@@ -4,6 +4,14 @@ A model declares its optimizer groups (:meth:`GenerativeModel.optimizer_groups`)
 the loss of one group on a batch (:meth:`GenerativeModel.losses`) and samples
 (:meth:`GenerativeModel.sample`). The trainer needs nothing else, so it never knows which
 model it trains. A saved model is a folder: ``config.json`` + ``model.safetensors``.
+
+Two rules keep N processes, one process and any number of micro-batches equal: every random
+draw goes through the model's ``randn``/``rand``/``randint`` (per example) or
+``randn_shared``/``rand_shared``/``randint_shared`` (per step), which read the source the
+trainer sets (see "randomness" below); and an update that is not a gradient step is declared
+as a :class:`StatisticsGroup`, whose batch statistics the trainer sums across micro-batches
+and processes before :meth:`GenerativeModel.apply_statistics`. A model whose loss couples the
+examples of a batch says so (:attr:`GenerativeModel.couples_batch`).
 """
 from __future__ import annotations
 
@@ -83,15 +91,6 @@ class StatisticsGroup(OptimGroup):
     betas: tuple[float, float] = (0.0, 0.0)
 
 
-class NoiseSource(NamedTuple):
-    """Where a model's draws come from (:meth:`GenerativeModel.drawing_from`): a generator, and
-    which shard of the global batch per-example draws are for."""
-
-    generator: torch.Generator
-    shard: int = 0
-    shards: int = 1
-
-
 class Health(NamedTuple):
     """A condition :meth:`GenerativeModel.health` reports for one window of logged means.
 
@@ -104,6 +103,15 @@ class Health(NamedTuple):
     message: str
     windows: int = 3  # consecutive windows it must hold: one bad window is noise
     steps: int = 0  # ... spanning at least this many steps
+
+
+class NoiseSource(NamedTuple):
+    """Where a model's draws come from (:meth:`GenerativeModel.drawing_from`): a generator, and
+    which shard of the global batch per-example draws are for."""
+
+    generator: torch.Generator
+    shard: int = 0
+    shards: int = 1
 
 
 class GenerativeModel(nn.Module):
@@ -349,6 +357,10 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeMode
     from ..config import from_dict
     from ..registry import get_model_class
 
+    if isinstance(path, str) and path.startswith("zoo:"):  # a model shipped with genzoo, sha256-checked
+        from ..zoo import resolve
+
+        path = resolve(path)
     path = Path(path)
     if not (path / "config.json").exists() and (path / "model" / "config.json").exists():
         path = path / "model"
@@ -370,7 +382,11 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeMode
     model = cls(from_dict(cls.Config, meta["config"]), tuple(meta["data_shape"]), meta.get("num_classes", 0))
     try:
         state = load_file(str(weights))
-        model.load_state_dict(state)
+        # Key prefixes a saved model may leave out, e.g. a zoo GAN's discriminator (config.json "omitted").
+        omitted = tuple(meta.get("omitted") or ())
+        missing, unexpected = model.load_state_dict(state, strict=not omitted)
+        if unexpected or any(not k.startswith(omitted) for k in missing):
+            raise RuntimeError(f"missing keys {missing}, unexpected keys {unexpected}")
     except Exception as e:  # a truncated file or mismatched shapes
         raise GenzooError(f"cannot load weights from {weights}: {e}") from None
     return model.to(device).eval()
