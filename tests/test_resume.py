@@ -384,3 +384,26 @@ def test_format_1_folders_load_and_newer_formats_are_refused(tmp_path, capsys):
     (model_dir / "config.json").write_text(json.dumps({**meta, "format_version": 99}))
     assert main(["sample", str(tmp_path)]) == 2
     assert "format_version 99, newer than this genzoo reads (up to 2)" in _one_line(capsys)
+
+
+def test_under_torchrun_rank_0_holds_the_lock_and_every_rank_stops(run, tmp_path):
+    """A folder in use: both ranks of a torchrun resume stop with one line each, none waits for the other."""
+    from genzoo.train.run_folder import RunFolder
+
+    holder = RunFolder(run)
+    holder.lock()  # this process stands for a training that holds the folder
+    try:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ""}
+        proc = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "-m", "genzoo",
+             "train", "--resume", str(run), "--steps", "8", "--no-progress"],
+            env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        )
+    finally:
+        holder.unlock()
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("genzoo train: error:")]
+    # (torchrun itself prints a traceback of its ChildFailedError; none comes from genzoo)
+    assert len(errors) == 2 and "genzoo/" not in proc.stderr, proc.stderr[-3000:]
+    assert any(f"{run} is in use by process {os.getpid()}" in line for line in errors), errors
+    assert _ckpt(run)["step"] == 4

@@ -322,11 +322,8 @@ class Trainer:
                 self.run.lock()
             except GenzooError as e:
                 busy = e
-        if self.info.enabled:  # every rank stops when rank 0 cannot hold the folder
-            flag = torch.tensor([float(busy is not None)], device=self.device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            if flag.item() and busy is None:
-                raise GenzooError(f"{self.run_dir}: rank 0 could not lock the run folder")
+        if self.dist.agree([float(busy is not None)])[0] and busy is None:  # every rank stops with rank 0
+            raise GenzooError(f"{self.run_dir} is in use by another process (rank 0 could not lock it)")
         if busy is not None:
             raise busy
         found = self.run.read_checkpoint(self.device, required)
