@@ -5,13 +5,18 @@ Nothing runs at import. Every user error ends as one line on stderr and exit sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
 from .errors import GenzooError
+
+# Files a picture may be written as (Pillow picks the format from the suffix).
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--mask", default="bottom", help="hidden region: top|bottom|left|right|centre, or a PNG (dark = hidden)")
     ip.add_argument("--n", type=int, default=8, help="completions to draw")
     ip.add_argument("--seed", type=int, default=0)
+    ip.add_argument("--label", type=int, default=None,
+                    help="the image's class, for class-conditional models (default: the test set's label)")
     ip.add_argument("--out", default=None, help="PNG path (default RUN/inpaint.png)")
 
     la = _sub(sub, "latent", "pictures of an encoder's latent space: 2-D manifold, test-set scatter, traversals",
@@ -107,8 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("target", nargs="?", help="a run folder, or a folder of PNG/JPG images")
     ev.add_argument("--real", action="store_true", help="the real-data floor: training images against the test set")
     ev.add_argument("--data", default="mnist", help="the reference dataset (default mnist)")
-    ev.add_argument("--n", type=int, default=None,
-                    help="samples to draw / images to use (default 10000; 2500 for 2-D toy data, the standard mode metric)")
+    ev.add_argument("--n", type=int, default=10_000, help="samples to draw / images to use")
     ev.add_argument("--metrics", default=None, help="comma-separated: fid,kid,prdc,classifier_score,label_accuracy,nll,modes,mmd")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--nll-k", type=int, default=None, help="importance samples for the IWAE bound (default 5000)")
@@ -131,6 +137,79 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("name")
     n.add_argument("--path", default=None)
     return p
+
+
+# ---------------------------------------------------------------- checking what the user gave, before work starts
+
+
+def _int_in(flag: str, value: int, low: int, high: int | None = None, why: str = "") -> int:
+    """``value`` if ``low <= value <= high``; else a GenzooError naming the flag and the allowed range."""
+    if value < low or (high is not None and value > high):
+        allowed = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise GenzooError(f"{flag} must be {allowed}{why}, not {value}")
+    return value
+
+
+def _seed(value: int) -> int:
+    return _int_in("--seed", value, 0, 2**32 - 1)
+
+
+def _out_file(path: str | Path, flag: str, suffixes: tuple[str, ...]) -> Path:
+    """``path`` if a file can be written there: not a folder, a known suffix, a writable folder above."""
+    p = Path(path)
+    if p.is_dir():
+        raise GenzooError(f"{flag} {p} is a folder; name a file in it, e.g. {p / ('out' + suffixes[0])}")
+    if p.suffix.lower() not in suffixes:
+        raise GenzooError(f"{flag} {p}: the file name must end in {', '.join(suffixes)}")
+    folder = p.parent
+    while not folder.exists() and folder != folder.parent:  # the nearest folder that exists
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise GenzooError(f"{flag} {p}: cannot write into {folder} ({'not a folder' if not folder.is_dir() else 'permission denied'})")
+    return p
+
+
+@contextlib.contextmanager
+def _writing(path: Path):
+    """A failed write (disk full, read-only or vanished folder) becomes one line naming the path."""
+    try:
+        yield
+    except OSError as e:
+        raise GenzooError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _check_runnable(cfg) -> None:
+    """What a config file cannot know: the device exists here and the data hold a batch and fit in memory."""
+    import torch
+
+    from .data import dataset_size
+    from .train.distributed import dist_info
+
+    device, tc = cfg.train.device, cfg.train
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise GenzooError(f"train.device={device}, but torch sees no CUDA device on this machine; "
+                              "use --set train.device=cpu (or auto)")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise GenzooError(f"train.device={device}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                              f"cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise GenzooError("train.device=mps, but torch sees no MPS device on this machine; use cpu or auto")
+    world = dist_info().world_size
+    if tc.batch_size % world:
+        raise GenzooError(f"train.batch_size={tc.batch_size} does not divide among the {world} processes")
+    n, shape = dataset_size(cfg.data, "train")
+    if n < tc.batch_size:
+        raise GenzooError(f"train.batch_size={tc.batch_size} is larger than the {n} training examples of "
+                          f"{cfg.data.name}; use --batch-size {n} or less, or more data")
+    folder = Path(cfg.data.name).expanduser().is_dir()  # a big image folder streams from disk instead
+    nbytes = n * math.prod(shape) * 4
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+    if not folder and ram and nbytes > ram / 2:
+        raise GenzooError(f"{cfg.data.name}: {n} training examples of shape {tuple(shape)} take "
+                          f"{nbytes / 2**30:.1f} GiB as float32, more than half of this machine's "
+                          f"{ram / 2**30:.0f} GiB; use a smaller data.resize or data.limit")
 
 
 def _train_config(args: argparse.Namespace):
@@ -170,6 +249,12 @@ def cmd_train(args) -> None:
     from .train import train
 
     cfg = _train_config(args)
+    if not args.resume:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise GenzooError(f"--out {out} is a file; --out names the folder that holds run folders")
+        _out_file(out / "config.yaml", "--out", (".yaml",))  # its folder must be creatable and writable
+    _check_runnable(cfg)
     try:
         run = train(cfg, out=args.out, resume=args.resume, progress=not args.no_progress)
     except RunInterrupted as e:  # saved; the folder is still the output, the exit status says it is unfinished
@@ -194,12 +279,15 @@ def cmd_list(args) -> None:
 def cmd_sample(args) -> None:
     import torch
 
+    from .metrics.evaluate import sample_model
     from .models import load
-    from .viz.grid import save_samples
+    from .viz.grid import MAX_IMAGES, save_samples
 
+    _int_in("--n", args.n, 1, MAX_IMAGES, " (the images of one picture)")
+    _seed(args.seed)
     model = load(args.run)
-    if args.n < 1:
-        raise GenzooError(f"--n must be positive, not {args.n}")
+    out = _out_file(args.out or _run_root(args.run) / "sample.png", "--out", PICTURE_SUFFIXES)
+    npz = _out_file(args.npz, "--npz", (".npz",)) if args.npz else None
     labels = None
     if args.label is not None:
         if not (model.conditional and model.num_classes):
@@ -211,13 +299,14 @@ def cmd_sample(args) -> None:
     if labels is None and model.conditional and model.num_classes:
         nrow = math.ceil(math.sqrt(args.n))  # one class per row of the grid: 0, 1, 2, ...
         labels = (torch.arange(args.n) // nrow) % model.num_classes
-    x = model.sample(args.n, torch.Generator().manual_seed(args.seed), labels=labels)
-    out = Path(args.out) if args.out else _run_root(args.run) / "sample.png"
-    save_samples(x, out, **_toy_reference(args.run) if x.dim() == 2 else {"nrow": nrow})
-    if args.npz:
+    x = sample_model(model, args.n, args.seed, labels=labels, progress=False)  # in bounded batches
+    with _writing(out):
+        save_samples(x, out, **_toy_reference(args.run) if x.dim() == 2 else {"nrow": nrow})
+    if npz:
         import numpy as np
 
-        np.savez_compressed(args.npz, x=x.cpu().numpy())
+        with _writing(npz):
+            np.savez_compressed(npz, x=x.cpu().numpy())
     print(out)
 
 
@@ -225,13 +314,23 @@ def cmd_interpolate(args) -> None:
     import torch
 
     from .models import load
-    from .viz.grid import save_grid
+    from .viz.grid import MAX_IMAGES, save_grid
     from .viz.latent import interpolate
 
+    _int_in("--rows", args.rows, 1)
+    _int_in("--steps", args.steps, 2)
+    if args.rows * args.steps > MAX_IMAGES:
+        raise GenzooError(f"--rows {args.rows} x --steps {args.steps} is {args.rows * args.steps} images; "
+                          f"one picture holds at most {MAX_IMAGES}")
+    _seed(args.seed)
     model = load(args.run)
+    out = _out_file(args.out or _run_root(args.run) / "interpolation.png", "--out", PICTURE_SUFFIXES)
+    if not model.is_image:
+        raise GenzooError(f"{args.run}: interpolate draws rows of images, and {model.registry_name} models "
+                          f"points of shape {model.data_shape}")
     x = interpolate(model, args.rows, args.steps, args.method, torch.Generator().manual_seed(args.seed))
-    out = Path(args.out) if args.out else _run_root(args.run) / "interpolation.png"
-    save_grid(x, out, nrow=args.steps)
+    with _writing(out):
+        save_grid(x, out, nrow=args.steps)
     print(out)
 
 
@@ -239,16 +338,21 @@ def cmd_traverse(args) -> None:
     import torch
 
     from .models import load
-    from .viz.grid import save_grid, save_samples
+    from .viz.grid import MAX_IMAGES, save_grid, save_samples
     from .viz.latent import code_traversal
 
+    _int_in("--steps", args.steps, 1, MAX_IMAGES)
+    if not math.isfinite(args.span) or args.span <= 0:
+        raise GenzooError(f"--span must be a positive number, not {args.span}")
+    _seed(args.seed)
     model = load(args.run)
+    out = _out_file(args.out or _run_root(args.run) / "traversal.png", "--out", PICTURE_SUFFIXES)
     x = code_traversal(model, args.code, args.steps, args.span, torch.Generator().manual_seed(args.seed))
-    out = Path(args.out) if args.out else _run_root(args.run) / "traversal.png"
-    if x.dim() == 4:
-        save_grid(x, out, nrow=args.steps)
-    else:  # 2-D points: one scatter plot
-        save_samples(x, out)
+    with _writing(out):
+        if x.dim() == 4:
+            save_grid(x, out, nrow=args.steps)
+        else:  # 2-D points: one scatter plot
+            save_samples(x, out)
     print(out)
 
 
@@ -263,59 +367,95 @@ def _test_set(run: str):
 
 
 def cmd_inpaint(args) -> None:
+    import torch
+
     from .models import load
     from .viz.grid import save_grid
-    from .viz.inpaint import MASKS, inpaint_grid, load_image
+    from .viz.inpaint import MASKS, MAX_COMPLETIONS, inpaint_grid, load_image
 
+    _int_in("--n", args.n, 1, MAX_COMPLETIONS, " (completions in one row)")
+    _seed(args.seed)
     model = load(args.run)
+    out = _out_file(args.out or _run_root(args.run) / "inpaint.png", "--out", PICTURE_SUFFIXES)
     if args.mask not in MASKS and args.mask != "center" and not Path(args.mask).is_file():
         raise GenzooError(f"--mask must be one of {', '.join(MASKS)} or an existing PNG, not {args.mask!r}")
+    if model.inpaint is None or not model.is_image:
+        raise GenzooError(f"{model.registry_name} cannot complete images (autoregressive and VAE-family models "
+                          "of images can)")
     label = None
-    if args.image.isdigit():
+    if args.image.lstrip("-").isdigit():
         data = _test_set(args.run)
-        if not int(args.image) < len(data.x):
-            raise GenzooError(f"--image {args.image}: the test set has {len(data.x)} images")
-        x = data.x[int(args.image)]
-        label = int(data.y[int(args.image)]) if data.y is not None and getattr(model, "conditional", False) else None
+        index = _int_in("--image", int(args.image), 0, len(data.x) - 1, " (an index of the run's test set)")
+        x = data.x[index]
+        label = int(data.y[index]) if data.y is not None and model.conditional else None
     else:
         x = load_image(args.image, model.data_shape)
+    if args.label is not None:
+        if not (model.conditional and model.num_classes):
+            raise GenzooError(f"{args.run}: {model.registry_name} is not class-conditional; drop --label")
+        label = _int_in("--label", args.label, 0, model.num_classes - 1)
+    if model.conditional and label is None:
+        raise GenzooError(f"{model.registry_name} is class-conditional: give the image's class with --label")
     grid = inpaint_grid(model, x, args.mask, args.n, args.seed, label)
-    out = Path(args.out) if args.out else _run_root(args.run) / "inpaint.png"
-    save_grid(grid, out, nrow=len(grid))
+    with _writing(out):
+        save_grid(grid, out, nrow=len(grid))
     print(out)
 
 
 def cmd_latent(args) -> None:
     from .models import load
     from .viz import latent
-    from .viz.grid import save_grid
+    from .viz.grid import MAX_IMAGES, save_grid
 
-    model = load(args.run)
-    out = Path(args.out) if args.out else _run_root(args.run) / f"latent-{args.kind}.png"
     if args.kind == "manifold":
-        save_grid(latent.manifold(model, args.n).cpu(), out, nrow=args.n)
-    else:
+        _int_in("--n", args.n, 2, math.isqrt(MAX_IMAGES), " (the side of the grid)")
+    elif args.kind in ("traverse", "interpolate"):
+        _int_in("--n", args.n, 2, MAX_IMAGES // latent.TRAVERSE_DIMS, " (the steps of a row)")
+    model = load(args.run)
+    out = _out_file(args.out or _run_root(args.run) / f"latent-{args.kind}.png", "--out", PICTURE_SUFFIXES)
+    if not model.has_encoder:
+        raise GenzooError(f"{model.registry_name} has no encoder and decoder (a VAE-family model has)")
+    if args.kind != "scatter" and not model.is_image:
+        raise GenzooError(f"--kind {args.kind} draws images, and {model.registry_name} models points of shape "
+                          f"{model.data_shape}; --kind scatter works")
+    with _writing(out):
+        if args.kind == "manifold":
+            save_grid(latent.manifold(model, args.n).cpu(), out, nrow=args.n)
+            print(out)
+            return
         data = _test_set(args.run)
+        for flag in ("image", "to"):
+            _int_in(f"--{flag}", getattr(args, flag), 0, len(data.x) - 1, " (an index of the run's test set)")
         if args.kind == "scatter":
             latent.save_code_scatter(model, data.x, data.y, out)
-        elif args.kind == "traverse":
-            save_grid(latent.traverse(model, data.x[args.image : args.image + 1], steps=args.n).cpu(), out, nrow=args.n)
         else:
+            def label(i: int):  # a class-conditional model encodes an image with its label
+                return data.y[i : i + 1] if model.conditional and data.y is not None else None
+
             a, b = data.x[args.image : args.image + 1], data.x[args.to : args.to + 1]
-            save_grid(latent.interpolate_images(model, a, b, args.n).cpu(), out, nrow=args.n)
+            if args.kind == "traverse":
+                x = latent.traverse(model, a, steps=args.n, label=label(args.image))
+            else:
+                x = latent.interpolate_images(model, a, b, args.n, label(args.image), label(args.to))
+            save_grid(x.cpu(), out, nrow=args.n)
     print(out)
 
 
 def cmd_evaluate(args) -> None:
-    from .metrics.evaluate import evaluate_command, format_table
+    from .metrics.evaluate import MAX_N, MIN_N, evaluate_command, format_table
 
-    if args.n is not None and args.n < 1:
-        raise GenzooError(f"--n must be positive, not {args.n}")
+    if args.n is not None:
+        _int_in("--n", args.n, MIN_N, MAX_N)
+    for flag, value in (("--nll-k", args.nll_k), ("--nll-n", args.nll_n)):
+        if value is not None:
+            _int_in(flag, value, 1)
+    _seed(args.seed)
     extra = {k: v for k, v in (("nll_k", args.nll_k), ("nll_n", args.nll_n), ("feature", args.feature),
                                 ("feature_weights", args.feature_weights)) if v is not None}
     is_run = args.target is not None and not args.real and (Path(args.target) / "config.yaml").is_file()
     if not is_run and ({"nll_k", "nll_n"} & set(extra)):
-        raise GenzooError("--nll-k/--nll-n apply to a run folder (likelihood needs the model)")
+        raise GenzooError("--nll-k/--nll-n apply to a run folder (likelihood needs the model)"
+                          + (f", and {args.target} has no config.yaml" if args.target and not args.real else ""))
     from .errors import WriteError
 
     try:
@@ -331,7 +471,12 @@ def cmd_evaluate(args) -> None:
 def cmd_report(args) -> None:
     from .viz.report import write_report
 
-    print(write_report(args.run, args.out))
+    run = Path(args.run)
+    if not (run / "config.yaml").is_file():
+        raise GenzooError(f"{run} is not a run folder (no config.yaml); report needs the folder train made")
+    out = _out_file(args.out or run / "report.html", "--out", (".html", ".htm"))
+    with _writing(out):
+        print(write_report(run, out))
 
 
 def cmd_data(args) -> None:

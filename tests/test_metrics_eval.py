@@ -58,6 +58,8 @@ class _RingModel(torch.nn.Module):
 
     data_shape = (2,)
     num_classes = 0
+    conditional = False  # what the evaluation reads of the model contract
+    likelihood = None
 
     def __init__(self, every: int = 1):
         super().__init__()
@@ -145,6 +147,8 @@ class _ReplayModel(torch.nn.Module):
 
     data_shape = (1, 28, 28)
     num_classes = 0
+    conditional = False
+    likelihood = None
 
     def __init__(self, images):
         super().__init__()

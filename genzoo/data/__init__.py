@@ -7,6 +7,7 @@ sources; nothing is read or downloaded until a loader is called.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -18,7 +19,7 @@ from .base import DataConfig, Dataset, dataset_names, register_dataset
 from .download import cache_dir, fetcher
 
 __all__ = [
-    "DataConfig", "Dataset", "binarize_dynamic", "binarize_static", "cache_dir", "dataset_names",
+    "DataConfig", "Dataset", "binarize_dynamic", "binarize_static", "cache_dir", "dataset_names", "dataset_size",
     "fetch", "info", "load_dataset", "register_dataset",
 ]
 
@@ -93,17 +94,41 @@ def load_dataset(config: DataConfig, split: str = "train") -> Dataset:
         ds.x = ds.x[: config.limit]
         ds.y = ds.y[: config.limit] if ds.y is not None else None
     if ds.is_image:
-        if config.resize is not None:
+        if config.resize is not None and tuple(ds.x.shape[-2:]) != (config.resize, config.resize):
             ds.x = resize_images(ds.x, config.resize)
+            ds.levels = None  # interpolated values fall between the levels
         if config.channels is not None:
+            grey_from_colour = config.channels == 1 and ds.x.shape[1] in (3, 4)
             ds.x = convert_channels(ds.x, config.channels)
+            ds.levels = None if grey_from_colour else ds.levels  # luma is a weighted mean
         if config.binarize == "static":
             ds.x = binarize_static(ds.x, split)
+            ds.levels = 2
     elif config.resize is not None or config.channels is not None or config.binarize == "static":
         raise DataError(f"{config.name} is 2-D point data: data.resize, data.channels and "
                         "data.binarize=static apply to images only")
     ds.extra["binarize"] = config.binarize
     return ds
+
+
+def dataset_size(config: DataConfig, split: str = "train") -> tuple[int, tuple[int, ...]]:
+    """The number of examples of ``split`` and the shape of one as ``load_dataset`` would prepare it,
+    without preparing the data: an image folder is counted (one image decoded), nothing is resized."""
+    root = Path(config.name).expanduser()
+    if get_loader(config.name) is None and root.is_dir():
+        from .folder import read_image, split_files
+
+        files, _, _ = split_files(root, config, split)
+        h, w, c = read_image(files[0], config, None, None).shape  # after the config's resize and channels
+        return len(files), (c, h, w)
+    raw = _load_raw(dataclasses.replace(config, resize=None, channels=None), split)
+    n = len(raw) if config.limit is None else min(len(raw), config.limit)
+    shape = raw.shape
+    if raw.is_image:
+        c, h, w = shape
+        size = (config.resize, config.resize) if config.resize is not None else (h, w)
+        shape = (config.channels or (3 if c == 4 else c), *size)
+    return n, shape
 
 
 def fetch(name: str, path: str | None = None) -> list[str]:

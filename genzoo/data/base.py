@@ -51,6 +51,10 @@ class Dataset:
     num_classes: int = 0  # 0 when unlabelled
     modes: torch.Tensor | None = None  # (K, 2) mode centres for toy data
     mode_std: float = 0.0  # the standard deviation around each mode (toy data)
+    # How many evenly spaced values each pixel takes in [0, 1]: 256 for 8-bit images (k / 255), 17 for
+    # the scikit-learn digits (k / 16), 2 once binarized; None for continuous data (points, resized
+    # or converted images). A likelihood report reads it for the bin width (genzoo.metrics.nll).
+    levels: int | None = None
     extra: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -76,6 +80,7 @@ class Dataset:
             "dtype": str(x.dtype).replace("torch.", ""),
             "range": [float(x.min()), float(x.max())] if len(self) else None,
             "num_classes": self.num_classes,
+            "levels": self.levels,
             "source": self.source,
             "checksum": self.checksum,
         }

@@ -17,6 +17,7 @@ from .base import DataConfig, Dataset, register_dataset
 
 N_TRAIN = 1500
 N_TOTAL = 1797
+LEVELS = 17  # pixel counts 0..16: values k / 16, not 8-bit
 
 
 @register_dataset("digits", "scikit-learn 8x8 digits, 1500 train / 297 test, 1x8x8")
@@ -34,4 +35,5 @@ def load_digits(config: DataConfig, split: str) -> Dataset:
     x = torch.from_numpy(images[part].astype(np.float32) / 16.0).unsqueeze(1)  # (N, 1, 8, 8)
     y = torch.from_numpy(labels[part].astype(np.int64))
     checksum = hashlib.sha256(images[part].astype(np.uint8).tobytes()).hexdigest()
-    return Dataset(x=x, y=y, name="digits", split=split, source="scikit-learn", checksum=checksum, num_classes=10)
+    return Dataset(x=x, y=y, name="digits", split=split, source="scikit-learn", checksum=checksum, num_classes=10,
+                   levels=LEVELS)

@@ -13,7 +13,8 @@ Image folders
 ``.npz`` files
     Read with ``allow_pickle=False``. Array ``x``: uint8 ``(N, H, W)``, ``(N, H, W, C)`` or
     ``(N, C, H, W)`` with C in 1, 3, 4, or float in [0, 1], or float ``(N, 2)`` points;
-    optional int ``y``. Splits use ``x_train``/``x_test`` (and ``y_...``) when present, else
+    optional int ``y`` of class indices 0..K-1 (K <= 10,000, counted over every label array of the
+    file). Splits use ``x_train``/``x_test`` (and ``y_...``) when present, else
     the every-10th rule above.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .mnist import uint8_to_dataset
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 TEST_EVERY = 10  # every 10th example (by sorted position) is held out as "test"
+MAX_CLASSES = 10_000  # labels of an .npz are class indices below this
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 
 
@@ -97,8 +99,8 @@ def read_image(path: Path, config: DataConfig, expect: tuple[int, int, int] | No
     return array
 
 
-def load_folder(root: Path, config: DataConfig, split: str) -> Dataset:
-    """Load ``split`` of an image folder (see the module docstring for the layout rules)."""
+def split_files(root: Path, config: DataConfig, split: str) -> tuple[list[Path], list[int], list[str]]:
+    """The image files of ``split`` (after ``data.limit``), their class indices and the class names."""
     has_splits = (root / "train").is_dir() and (root / "test").is_dir()
     if has_splits:
         classes = sorted(set(_class_folders(root / "train")) | set(_class_folders(root / "test")))
@@ -113,6 +115,12 @@ def load_folder(root: Path, config: DataConfig, split: str) -> Dataset:
         files, labels = [files[i] for i in keep], [labels[i] for i in keep]
     if config.limit is not None:  # decode only what will be kept
         files, labels = files[: config.limit], labels[: config.limit]
+    return files, labels, classes
+
+
+def load_folder(root: Path, config: DataConfig, split: str) -> Dataset:
+    """Load ``split`` of an image folder (see the module docstring for the layout rules)."""
+    files, labels, classes = split_files(root, config, split)
     arrays = []
     for path in files:
         arrays.append(read_image(path, config, arrays[0].shape if arrays else None, files[0]))
@@ -125,13 +133,15 @@ def load_folder(root: Path, config: DataConfig, split: str) -> Dataset:
 
 def _npz_images(x: np.ndarray, path: Path) -> torch.Tensor:
     """Images from an npz array as float32 (N, C, H, W) in [0, 1], or (N, 2) points."""
-    if x.ndim == 2 and np.issubdtype(x.dtype, np.floating):
+    if x.ndim == 2 and np.issubdtype(x.dtype, np.floating) and x.shape[1] == 2:
+        if not np.isfinite(x).all():
+            raise DataError(f"{path}: x holds NaN or infinite points")
         return torch.from_numpy(x.astype(np.float32))
-    if x.ndim == 3:
+    if x.ndim == 3 and min(x.shape[1:]) > 0:
         x = x[:, None]
     elif x.ndim == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
         x = x.transpose(0, 3, 1, 2)
-    elif not (x.ndim == 4 and x.shape[1] in (1, 3, 4)):
+    elif not (x.ndim == 4 and x.shape[1] in (1, 3, 4) and min(x.shape[2:]) > 0):
         raise DataError(f"{path}: x has shape {x.shape}; expected (N, H, W), (N, H, W, C), (N, C, H, W) or (N, 2)")
     if x.dtype == np.uint8:
         return torch.from_numpy(np.ascontiguousarray(x)).float().div_(255.0)
@@ -167,10 +177,17 @@ def load_npz(path: Path, config: DataConfig, split: str) -> Dataset:
     if y is not None:
         if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
             raise DataError(f"{path}: y must be non-negative integers of shape ({len(x)},), got {y.dtype} {y.shape}")
-        labels, num_classes = torch.from_numpy(y.astype(np.int64)), int(y.max()) + 1
+        # Classes are counted over every label array of the file, so train and test agree.
+        every = [a for k, a in arrays.items() if k in ("y", "y_train", "y_test") and a.size
+                 and np.issubdtype(a.dtype, np.integer)]
+        top = max(int(a.max()) for a in every)
+        if top >= MAX_CLASSES:
+            raise DataError(f"{path}: label {top} is out of range; labels are class indices 0..K-1 "
+                            f"with K <= {MAX_CLASSES}")
+        labels, num_classes = torch.from_numpy(y.astype(np.int64)), top + 1
     checksum = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
     return Dataset(x=images, y=labels, name=path.stem, split=split, source=str(path), checksum=checksum,
-                   num_classes=num_classes)
+                   num_classes=num_classes, levels=256 if x.dtype == np.uint8 else None)
 
 
 def load_path(config: DataConfig, split: str) -> Dataset:

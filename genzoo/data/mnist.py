@@ -284,7 +284,7 @@ def uint8_to_dataset(images: np.ndarray, labels: np.ndarray | None, name: str, s
     x = x.float().div_(255.0)
     y = torch.from_numpy(labels.astype(np.int64)) if labels is not None else None
     return Dataset(x=x, y=y, name=name, split=split, source=source, checksum=checksum,
-                   num_classes=num_classes)
+                   num_classes=num_classes, levels=256)
 
 
 @register_dataset("mnist", "MNIST handwritten digits, 60k train / 10k test, 1x28x28")

@@ -1,9 +1,25 @@
 """The shape every metric object shares: ``update(real=..., fake=...)`` then ``compute()``."""
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 
 from ..errors import GenzooError
+
+
+@contextlib.contextmanager
+def eval_mode(model) -> Iterator[None]:
+    """``model`` in eval mode within the block, and back in the mode it was found in afterwards."""
+    was_training = getattr(model, "training", None)
+    if was_training is not None:
+        model.eval()
+    try:
+        yield
+    finally:
+        if was_training is not None:
+            model.train(was_training)
 
 
 class Metric:

@@ -14,15 +14,16 @@ from typing import Callable
 import torch
 
 from ..errors import GenzooError
+from .base import eval_mode
 from .cache import Reference, metrics_cache_dir, reference
 from .features import FeatureExtractor, feature_extractor
 
 IMAGE_METRICS = ("fid", "kid", "prdc", "classifier_score")
 TOY_METRICS = ("modes", "mmd")
-# Samples drawn when none is given: the image metrics' usual 10,000, and the 2,500 of the standard
-# 2-D mode metric (VEEGAN, PacGAN; genzoo/metrics/toy.py) for toy data.
-IMAGE_N, TOY_N = 10_000, 2_500
 KNOWN_METRICS = IMAGE_METRICS + TOY_METRICS + ("nll", "label_accuracy")
+# The samples (or images) one evaluation takes: at least 10 (the classifier score's 10 splits, PRDC's
+# k = 5 neighbours), at most 100,000 (their features are kept for KID and PRDC, whose cost grows as n^2).
+MIN_N, MAX_N = 10, 100_000
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 K_PR, K_DC = 3, 5
 CLASSIFIER_DATA = ("mnist",)  # datasets the pinned classifier's labels mean something for
@@ -48,6 +49,11 @@ def parse_metrics(metrics: str | list[str] | None, toy: bool) -> list[str]:
     unknown = [m for m in names if m not in KNOWN_METRICS]
     if unknown:
         raise GenzooError(f"unknown metric(s) {', '.join(unknown)}: choose from {', '.join(KNOWN_METRICS)}")
+    misfit = [m for m in names if m in (IMAGE_METRICS + ("label_accuracy",) if toy else TOY_METRICS)]
+    if misfit:
+        kind, fits = ("2-D points", TOY_METRICS) if toy else ("images", IMAGE_METRICS + ("label_accuracy",))
+        raise GenzooError(f"metric(s) {', '.join(misfit)} do not apply to {kind}; choose from "
+                          f"{', '.join(fits + ('nll',))}")
     return names
 
 
@@ -70,11 +76,17 @@ def image_metrics(
     progress: bool = True,
 ) -> dict:
     """Sample-quality metrics of images ``fake`` (N, C, H, W) in [0, 1] against ``ref``: a flat dict."""
+    feats, logits = extractor.extract(fake, progress=progress, desc="features (samples)")
+    return metrics_from_features(feats, logits, ref, metrics, seed, labels)
+
+
+def metrics_from_features(feats: torch.Tensor, logits: torch.Tensor | None, ref: Reference, metrics: list[str],
+                          seed: int = 0, labels: torch.Tensor | None = None) -> dict:
+    """Sample-quality metrics from the samples' features (N, D) and class logits (N, K) or None."""
     from .classifier import classifier_score, label_accuracy
     from .fid import FeatureStats, fid_from_stats, kid
     from .prdc import prdc
 
-    feats, logits = extractor.extract(fake, progress=progress, desc="features (samples)")
     out: dict = {}
     if "fid" in metrics:
         stats = FeatureStats()
@@ -220,18 +232,52 @@ def evaluate_samples(
     t0 = time.time()
     toy = fake.dim() == 2
     names = [m for m in parse_metrics(metrics, toy) if m != "nll"]
-    floor_result = evaluate_real(data, len(fake), names, seed, progress, feature, feature_weights) if floor else None
-    floor_values = floor_result["metrics"] if floor_result else None
-    if toy:
-        values = toy_metrics(fake, data, names, len(fake), seed)
-        result = _result(values, names, floor_values, data=data, n=len(fake), seed=seed, extractor=None, t0=t0)
-    else:
+    if not toy:
         extractor = feature_extractor(feature, feature_weights)
-        ref = reference(extractor, data, "test", progress=progress)
-        if data not in CLASSIFIER_DATA:
-            names = [m for m in names if m not in ("classifier_score", "label_accuracy")]
-        values = image_metrics(fake, ref, extractor, names, seed, labels, progress)
-        result = _result(values, names, floor_values, data=data, n=len(fake), seed=seed, extractor=extractor, t0=t0)
+        feats, logits = extractor.extract(fake, progress=progress, desc="features (samples)")
+        return evaluate_features(feats, logits, extractor, data, names, seed, labels, progress, floor, t0,
+                                 feature, feature_weights)
+    if not _is_toy(data):
+        raise GenzooError(f"2-D points are compared with a 2-D toy dataset (e.g. 8gaussians), not {data}")
+    floor_result = evaluate_real(data, len(fake), names, seed, progress) if floor else None
+    floor_values = floor_result["metrics"] if floor_result else None
+    values = toy_metrics(fake, data, names, len(fake), seed)
+    result = _result(values, names, floor_values, data=data, n=len(fake), seed=seed, extractor=None, t0=t0)
+    if floor_result:
+        result["floor_source"] = floor_result.get("source")
+    return result
+
+
+def evaluate_features(
+    feats: torch.Tensor,
+    logits: torch.Tensor | None,
+    extractor: FeatureExtractor,
+    data: str,
+    names: list[str],
+    seed: int = 0,
+    labels: torch.Tensor | None = None,
+    progress: bool = True,
+    floor: bool = True,
+    t0: float | None = None,
+    feature: str = "lenet",
+    feature_weights: str | Path | None = None,
+) -> dict:
+    """The result of :func:`evaluate_samples` from the samples' features and logits (already extracted
+    by ``extractor``, e.g. batch by batch as the samples were drawn). ``feature``/``feature_weights``
+    name that extractor for the real-data floor."""
+    t0 = time.time() if t0 is None else t0
+    n = len(feats)
+    if n < MIN_N:
+        raise GenzooError(f"{n} samples are too few: the metrics need at least {MIN_N}")
+    if _is_toy(data):
+        raise GenzooError(f"{data} is 2-D point data; images are compared with an image dataset (e.g. mnist)")
+    floor_result = evaluate_real(data, n, names, seed, progress, feature, feature_weights) if floor else None
+    ref = reference(extractor, data, "test", progress=progress)
+    if data not in CLASSIFIER_DATA:
+        names = [m for m in names if m not in ("classifier_score", "label_accuracy")]
+    values = metrics_from_features(feats, logits, ref, names, seed, labels)
+    floor_values = floor_result["metrics"] if floor_result else None
+    result = _result(values, names, floor_values, data=data, n=n, seed=seed, extractor=extractor, t0=t0)
     if floor_result:
         result["floor_source"] = floor_result.get("source")
     return result
@@ -240,38 +286,47 @@ def evaluate_samples(
 @torch.no_grad()
 def sample_model(model, n: int, seed: int = 0, batch_size: int = 500, labels: torch.Tensor | None = None,
                  progress: bool = True) -> torch.Tensor:
-    """``n`` samples from ``model.sample`` in batches, from one seeded generator, on the CPU."""
+    """``n`` samples from ``model.sample`` in batches, from one seeded generator, on the CPU.
+
+    The model samples in eval mode and is left in the mode it was found in; the global RNG is not used.
+    """
+    return torch.cat(list(_sample_batches(model, n, seed, batch_size, labels, progress)))
+
+
+def _sample_batches(model, n: int, seed: int, batch_size: int, labels: torch.Tensor | None, progress: bool):
     from tqdm.auto import tqdm
 
-    if hasattr(model, "eval"):
-        model.eval()
     param = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
     device = param.device if param is not None else torch.device("cpu")
     g = torch.Generator(device=device).manual_seed(seed)
-    out = []
-    for i in tqdm(range(0, n, batch_size), desc="sampling", disable=not progress, leave=False):
-        b = min(batch_size, n - i)
-        if labels is not None:
-            x = model.sample(b, generator=g, labels=labels[i : i + b].to(device))
-        else:
-            x = model.sample(b, generator=g)
-        out.append(x.detach().float().cpu())
-    x = torch.cat(out)
-    return x.clamp(0, 1) if x.dim() == 4 else x
+    with torch.no_grad(), eval_mode(model):
+        for i in tqdm(range(0, n, batch_size), desc="sampling", disable=not progress, leave=False):
+            b = min(batch_size, n - i)
+            if labels is not None:
+                x = model.sample(b, generator=g, labels=labels[i : i + b].to(device))
+            else:
+                x = model.sample(b, generator=g)
+            x = x.detach().float().cpu()
+            yield x.clamp(0, 1) if x.dim() == 4 else x
 
 
-def _run_config(run: Path) -> dict:
-    import yaml
-
-    path = run / "config.yaml"
-    if not path.is_file():
-        raise GenzooError(f"{run} has no config.yaml: is it a genzoo run folder?")
-    return yaml.safe_load(path.read_text()) or {}
+def sample_features(model, n: int, extractor: FeatureExtractor, seed: int = 0, batch_size: int = 500,
+                    labels: torch.Tensor | None = None, progress: bool = True
+                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The features (n, D) and logits of ``n`` samples, drawn as :func:`sample_model` draws them; only
+    the features are kept, so memory grows with n x D, not with n images."""
+    feats, logits = [], []
+    for x in _sample_batches(model, n, seed, batch_size, labels, progress):
+        f, l = extractor.extract(x)
+        feats.append(f)
+        if l is not None:
+            logits.append(l)
+    return torch.cat(feats), (torch.cat(logits) if logits else None)
 
 
 def evaluate_run(
     run: str | Path,
-    n: int | None = None,
+    n: int = 10_000,
     metrics: str | list[str] | None = None,
     seed: int = 0,
     batch_size: int = 500,
@@ -284,25 +339,32 @@ def evaluate_run(
 ) -> dict:
     """Evaluate a run: sample ``n`` from ``RUN/model``, compute ``metrics``, write ``RUN/metrics.json``.
 
-    ``n`` None: 2,500 samples for 2-D toy data (the standard mode metric), 10,000 for images.
-
-    ``nll`` (only when asked: it is slow) uses the test split, dynamically binarized when the run
-    trained on binarized data; ``nll_k`` importance samples for VAE-family models, ``nll_n``
-    test images (default all).
+    ``nll`` (only when asked: it is slow) uses the test split as the run prepared its data,
+    dynamically binarized when the run trained on binarized data; ``nll_k`` importance samples for
+    bound models (VAE family), ``nll_n`` test examples (default all). Samples are drawn in batches
+    of ``batch_size`` and only their features are kept, so memory grows with n x feature size.
     """
     import genzoo
 
+    from ..config import RunConfig
+
     run = Path(run)
     t0 = time.time()
-    cfg = _run_config(run)
-    data_cfg = cfg.get("data") or {}
-    data = data_cfg.get("name", "mnist")
+    if not (run / "config.yaml").is_file():
+        raise GenzooError(f"{run} has no config.yaml: is it a genzoo run folder?")
+    cfg = RunConfig.load(run / "config.yaml")
+    data = cfg.data.name
     model = genzoo.load(run / "model")
-    toy = len(getattr(model, "data_shape", ())) == 1
-    n = n if n is not None else (TOY_N if toy else IMAGE_N)
+    toy = len(model.data_shape) == 1
+    if not MIN_N <= n <= MAX_N:
+        raise GenzooError(f"n must be in {MIN_N}..{MAX_N}, not {n}")
     names = parse_metrics(metrics, toy)
+    if "nll" in names:
+        from .nll import likelihood_kind
+
+        likelihood_kind(model)  # a model without a likelihood fails now, not after the sampling
     # Only class-conditional models are sampled per label (every model knows the dataset's classes).
-    num_classes = int(getattr(model, "num_classes", 0) or 0) if getattr(model, "conditional", False) else 0
+    num_classes = model.num_classes if model.conditional else 0
     labels = None
     if num_classes and not toy:
         labels = torch.arange(n) % num_classes
@@ -310,26 +372,37 @@ def evaluate_run(
             names.append("label_accuracy")
     sample_names = [m for m in names if m != "nll"]
     result: dict
-    if sample_names:
+    if sample_names and toy:
         fake = sample_model(model, n, seed, batch_size, labels, progress)
         t_sample = time.time() - t0
         result = evaluate_samples(fake, data, sample_names, seed, labels, progress, feature, feature_weights)
         result["time_sampling_s"] = round(t_sample, 2)
+    elif sample_names:
+        extractor = feature_extractor(feature, feature_weights)
+        feats, logits = sample_features(model, n, extractor, seed, batch_size, labels, progress)
+        t_sample = time.time() - t0
+        result = evaluate_features(feats, logits, extractor, data, sample_names, seed, labels, progress,
+                                   feature=feature, feature_weights=feature_weights)
+        result["time_sampling_s"] = round(t_sample, 2)  # sampling and feature extraction
     else:
         result = _result({}, [], None, data=data, n=n, seed=seed, extractor=None, t0=t0)
     if "nll" in names:
-        from ..data import DataConfig, load_dataset
+        import dataclasses
+
+        from ..data import load_dataset
         from .nll import evaluate_nll
 
-        test = load_dataset(DataConfig(name=data), "test")
+        # The test split prepared as the run's data (resized, converted), whole and not binarized here.
+        test = load_dataset(dataclasses.replace(cfg.data, limit=None, binarize="none"), "test")
         x = test.x if nll_n is None else test.x[:nll_n]
         y = None if not num_classes or test.y is None else test.y[: len(x)]
-        binarization = "dynamic" if data_cfg.get("binarize", "none") in ("dynamic", "static") else "none"
-        nll = evaluate_nll(model, x, k=nll_k, binarization=binarization, seed=seed, progress=progress, labels=y)
+        binarization = "dynamic" if cfg.data.binarize in ("dynamic", "static") else "none"
+        nll = evaluate_nll(model, x, k=nll_k, binarization=binarization, seed=seed, progress=progress, labels=y,
+                           levels=test.levels)
         result["metrics"].update({k: v for k, v in nll.items() if k in ("nll", "nll_bits_per_dim", "neg_elbo")})
         result["nll"] = nll
         result["rows"] += _rows(result["metrics"], ["nll"], None)
-    result.update({"run": str(run), "model": cfg.get("model"), "metrics_requested": names,
+    result.update({"run": str(run), "model": cfg.model, "metrics_requested": names,
                    "time_s": round(time.time() - t0, 2)})
     if write:  # atomically; a failed write still hands the results to the caller (WriteError.partial)
         from ..errors import WriteError
@@ -355,35 +428,69 @@ def evaluate_folder(
     """Evaluate a folder of PNG (or JPEG) images, e.g. samples from another codebase, against ``data``.
 
     Images are read in sorted order (sub-folders included); RGB is averaged to grey and resized
-    to the feature network's input by the extractor. ``n`` keeps the first ``n``.
+    to the feature network's input by the extractor. ``n`` keeps the first ``n``. They are read
+    ``FOLDER_CHUNK`` at a time and only their features are kept.
     """
     import numpy as np
     from PIL import Image
 
+    t0 = time.time()
     root = Path(folder)
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")
-                   and not p.name.startswith("."))
-    if not files:
-        raise GenzooError(f"no .png/.jpg images in {root}")
+    files = image_files(root)
     files = files[:n] if n else files
-    arrays = []
-    for p in files:
-        with Image.open(p) as im:
-            arrays.append(np.asarray(im.convert("L"), dtype=np.uint8))
-    shapes = {a.shape for a in arrays}
-    if len(shapes) != 1:
-        raise GenzooError(f"images in {root} have different sizes: {sorted(shapes)[:3]}")
-    x = torch.from_numpy(np.stack(arrays)).float().div(255).unsqueeze(1)  # (N, 1, H, W)
-    result = evaluate_samples(x, data, metrics, seed, None, progress, feature, feature_weights)
+    if len(files) < MIN_N:
+        raise GenzooError(f"{root} has {len(files)} image(s); the metrics need at least {MIN_N}")
+    names = [m for m in parse_metrics(metrics, toy=False) if m != "nll"]
+    extractor = feature_extractor(feature, feature_weights)
+    feats, logits, first = [], [], None
+    for i in range(0, len(files), FOLDER_CHUNK):
+        arrays = []
+        for p in files[i : i + FOLDER_CHUNK]:
+            try:
+                with Image.open(p) as im:
+                    a = np.asarray(im.convert("L"), dtype=np.uint8)
+            except (OSError, ValueError, Image.DecompressionBombError) as e:
+                raise GenzooError(f"cannot read image {p}: {e}") from None
+            first = first or (p, a.shape)
+            if a.shape != first[1]:
+                raise GenzooError(f"{p} is {a.shape[1]}x{a.shape[0]} but {first[0]} is {first[1][1]}x{first[1][0]}: "
+                                  "the images of one folder must share a size")
+            arrays.append(a)
+        x = torch.from_numpy(np.stack(arrays)).float().div(255).unsqueeze(1)  # (B, 1, H, W)
+        f, l = extractor.extract(x)
+        feats.append(f)
+        if l is not None:
+            logits.append(l)
+    result = evaluate_features(torch.cat(feats), torch.cat(logits) if logits else None, extractor, data, names,
+                               seed, None, progress, True, t0, feature, feature_weights)
     result["folder"] = str(root)
     return result
+
+
+FOLDER_CHUNK = 1000  # images of a folder decoded at once
+FOLDER_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def image_files(root: Path) -> list[Path]:
+    """The images under ``root`` in sorted order (sub-folders included, hidden files skipped); a
+    folder that holds none says what it is instead (run folders, or nothing to read)."""
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in FOLDER_SUFFIXES and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    runs = sorted(p.parent.name for p in root.glob("*/config.yaml"))
+    if runs:
+        raise GenzooError(f"{root} is neither a run folder (no config.yaml) nor a folder of images: it holds run "
+                          f"folders ({', '.join(runs[:3])}{', ...' if len(runs) > 3 else ''}); name one of them")
+    if not files:
+        raise GenzooError(f"{root} is neither a run folder (no config.yaml) nor a folder of images "
+                          f"(no {', '.join(FOLDER_SUFFIXES)} files in it)")
+    return files
 
 
 def evaluate_command(
     target: str | Path | None = None,
     real: bool = False,
     data: str = "mnist",
-    n: int | None = None,
+    n: int = 10_000,
     metrics: str | list[str] | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -395,7 +502,6 @@ def evaluate_command(
     images (``evaluate_folder``, against ``data``). Extra keyword arguments go to that function.
     """
     if real:
-        n = n if n is not None else (TOY_N if _is_toy(data) else IMAGE_N)
         return evaluate_real(data, n, metrics, seed, progress, **kwargs)
     if target is None:
         raise GenzooError("evaluate needs a run folder, a folder of images, or --real")
@@ -403,7 +509,7 @@ def evaluate_command(
     if (path / "config.yaml").is_file():
         return evaluate_run(path, n, metrics, seed, progress=progress, **kwargs)
     if path.is_dir():
-        return evaluate_folder(path, data, IMAGE_N if n is None else n, metrics, seed, progress, **kwargs)
+        return evaluate_folder(path, data, n, metrics, seed, progress, **kwargs)
     raise GenzooError(f"{path} is neither a run folder (with config.yaml) nor a folder of images")
 
 

@@ -72,12 +72,13 @@ class CVAE(VAE):
     def _label(self, x: torch.Tensor, c: int) -> torch.Tensor:
         return torch.full((x.shape[0],), c, dtype=torch.long, device=x.device)
 
-    def log_importance_weights(self, x: torch.Tensor, k: int, y: torch.Tensor | None = None) -> torch.Tensor:
+    def log_importance_weights(self, x: torch.Tensor, k: int, y: torch.Tensor | None = None,
+                               generator: torch.Generator | None = None) -> torch.Tensor:
         """(B, k) weights of log p(x | y); without labels (B, K*k) weights whose logsumexp minus log k
         bounds log p(x) under a uniform prior over the K classes (k samples within each class)."""
         if y is not None:
-            return super().log_importance_weights(x, k, y)
-        w = [super(CVAE, self).log_importance_weights(x, k, self._label(x, c)) for c in range(self.num_classes)]
+            return super().log_importance_weights(x, k, y, generator)
+        w = [super(CVAE, self).log_importance_weights(x, k, self._label(x, c), generator) for c in range(self.num_classes)]
         return torch.cat(w, 1) - math.log(self.num_classes)
 
     @torch.no_grad()

@@ -121,12 +121,14 @@ class VAE(GenerativeModel):
         recon, kl = self._terms(x, y)
         return -(recon + kl)
 
-    def log_importance_weights(self, x: torch.Tensor, k: int, y: torch.Tensor | None = None) -> torch.Tensor:
-        """log p(x, z_i) - log q(z_i | x) for k samples z_i ~ q(z | x); shape (B, k)."""
+    def log_importance_weights(self, x: torch.Tensor, k: int, y: torch.Tensor | None = None,
+                               generator: torch.Generator | None = None) -> torch.Tensor:
+        """log p(x, z_i) - log q(z_i | x) for k samples z_i ~ q(z | x); shape (B, k). The noise comes
+        from ``generator`` when given (evaluation), else from the model's training noise."""
         B = x.shape[0]
         mu, logvar = self.encode(x, y)
         std = torch.exp(0.5 * logvar)
-        eps = self.randn(B, k, mu.shape[1])
+        eps = self.randn_from(generator, B, k, mu.shape[1])
         z = mu.unsqueeze(1) + std.unsqueeze(1) * eps  # (B, k, Z)
         y_rep = y.repeat_interleave(k) if y is not None else None
         out = self.decoder_out(z.reshape(B * k, -1), y_rep).view(B, k, -1)

@@ -8,6 +8,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+# The most images one picture holds (sample --n, interpolate --rows x --steps, latent grids): a
+# 10,000-tile grid of 28x28 images is ~40 MB of canvas; beyond that a grid is no longer a picture.
+MAX_IMAGES = 10_000
+
 
 def grid_array(images: torch.Tensor, nrow: int | None = None, padding: int = 2, scale: int = 1) -> np.ndarray:
     """Tile images (N, C, H, W) in [0, 1] into one uint8 array (H', W', C) with ``nrow`` per row."""

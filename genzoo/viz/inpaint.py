@@ -19,6 +19,7 @@ from ..errors import GenzooError
 from ..models.base import GenerativeModel
 
 MASKS = ("top", "bottom", "left", "right", "centre")
+MAX_COMPLETIONS = 100  # completions in one inpainting row (inpaint --n)
 
 
 def region_mask(name_or_file: str, shape: tuple[int, int, int]) -> torch.Tensor:
@@ -57,19 +58,21 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
 def complete(model: GenerativeModel, x: torch.Tensor, known: torch.Tensor, n: int = 8,
              generator: torch.Generator | None = None, iterations: int = 50,
              label: torch.Tensor | None = None) -> torch.Tensor:
-    """``n`` completions of image x (C, H, W) whose pixels are visible where ``known`` (C, H, W): (n, C, H, W)."""
-    from ..models.autoregressive import AutoregressiveModel
+    """``n`` completions of image x (C, H, W) whose pixels are visible where ``known`` (C, H, W): (n, C, H, W).
 
+    How depends on what the model declares (``model.inpaint``): "autoregressive" draws the hidden
+    pixels with the sampler, "latent" iterates encode/decode.
+    """
     xs, ks = x.unsqueeze(0).expand(n, -1, -1, -1), known.unsqueeze(0).expand(n, -1, -1, -1)
     labels = label.expand(n) if label is not None else None
-    if isinstance(model, AutoregressiveModel):
+    if model.inpaint == "autoregressive":
         return model.sample(n, generator, labels=labels, x=xs, known=ks)
-    if not (hasattr(model, "encode") and hasattr(model, "decode")):
+    if model.inpaint != "latent":
         raise GenzooError(f"{model.registry_name} cannot complete images (autoregressive and VAE-family models can)")
     dev = model.device
     xs, ks = xs.to(dev), ks.to(dev)
     cur = torch.where(ks, xs, torch.full_like(xs, 0.5))
-    cond = getattr(model, "conditional", False)
+    cond = model.conditional
     if cond and labels is None:
         raise GenzooError(f"{model.registry_name} is conditional: give the image's label")
     for _ in range(iterations):
@@ -88,7 +91,7 @@ def inpaint_grid(model: GenerativeModel, x: torch.Tensor, mask: str, n: int = 8,
                  label: int | None = None) -> torch.Tensor:
     """One row: the original, the masked input (hidden pixels grey) and ``n`` completions, (n + 2, C, H, W)."""
     known = region_mask(mask, tuple(x.shape))
-    if mask in ("top", "left", "right", "centre", "center") and hasattr(model, "log_prob") and model.latent(1) is None:
+    if mask in ("top", "left", "right", "centre", "center") and model.inpaint == "autoregressive":
         print(f"note: with --mask {mask} the hidden pixels are drawn from p(x_i | x_<i); visible pixels after them "
               "in raster order do not inform them (exact only for --mask bottom)", file=sys.stderr)
     y = torch.tensor([label], device=model.device) if label is not None else None

@@ -11,6 +11,14 @@ import torch
 from ..errors import GenzooError
 from ..models.base import GenerativeModel
 
+DECODE_BATCH = 500  # latent points decoded at once: memory stays bounded however many a picture has
+TRAVERSE_DIMS = 8  # latent dimensions a traversal shows (one row each)
+
+
+def decode_in_batches(model: GenerativeModel, z: torch.Tensor, batch: int = DECODE_BATCH) -> torch.Tensor:
+    """``model.sample(len(z), z=z)`` computed ``batch`` points at a time, on the CPU: (len(z), ...)."""
+    return torch.cat([model.sample(len(part), z=part).cpu() for part in z.split(batch)])
+
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Spherical interpolation between rows of ``a`` and ``b`` at fractions ``t`` -> (rows, len(t), D)."""
@@ -34,7 +42,7 @@ def interpolate(
         z = a.unsqueeze(1) + t.view(1, -1, 1) * (b - a).unsqueeze(1)
     else:
         z = slerp(a, b, t)
-    return model.sample(rows * steps, z=z.reshape(rows * steps, -1))
+    return decode_in_batches(model, z.reshape(rows * steps, -1))
 
 
 @torch.no_grad()
@@ -48,8 +56,8 @@ def code_traversal(
     The code runs over ``steps`` values in [-span, span] (training draws U(-1, 1); the paper
     shows [-2, 2]). Returns (rows * steps, ...) in row-major order.
     """
-    cfg = getattr(model, "config", None)
-    if not hasattr(model, "compose") or not hasattr(cfg, "categorical") or not hasattr(cfg, "continuous"):
+    cfg = model.config
+    if not model.code_traversal:
         raise GenzooError(f"{model.registry_name or type(model).__name__} has no structured codes to traverse "
                           "(infogan has)")
     if cfg.continuous and not 0 <= code < cfg.continuous:
@@ -64,7 +72,7 @@ def code_traversal(
     if cfg.continuous:
         continuous = torch.zeros(n, cfg.continuous, device=z.device)
         continuous[:, code] = torch.linspace(-span, span, steps, device=z.device).repeat(rows)
-    return model.sample(n, z=model.compose(z, categorical, continuous))
+    return decode_in_batches(model, model.compose(z, categorical, continuous))
 
 
 # -- pictures of a learned encoder's latent space (VAE family) ---------------------------
@@ -73,7 +81,7 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 
 
 def _needs_encoder(model: GenerativeModel) -> None:
-    if not hasattr(model, "encode") or not hasattr(model, "decode"):
+    if not model.has_encoder:
         raise GenzooError(f"{model.registry_name} has no encoder and decoder (a VAE-family model has)")
 
 
@@ -82,15 +90,19 @@ def encode_mean(model: GenerativeModel, x: torch.Tensor, labels: torch.Tensor | 
     """The code of each image: the posterior mean mu (VAEs) or E(x) (the AAE), (N, z_dim)."""
     _needs_encoder(model)
     x = x.to(model.device)
-    out = model.encode(x, labels) if getattr(model, "conditional", False) else model.encode(x)
+    if model.conditional and labels is None:
+        raise GenzooError(f"{model.registry_name} is class-conditional: it encodes an image with its label")
+    out = model.encode(x, labels.to(model.device)) if model.conditional else model.encode(x)
     return out[0] if isinstance(out, tuple) else out
 
 
 def _decode(model: GenerativeModel, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-    if getattr(model, "conditional", False):
-        labels = labels if labels is not None else torch.zeros(z.shape[0], dtype=torch.long, device=z.device)
-        return model.decode(z, labels.expand(z.shape[0]))
-    return model.decode(z)
+    """The decoder's images of codes z, DECODE_BATCH at a time (labels: one, or one per code)."""
+    if model.conditional:
+        labels = labels if labels is not None else torch.zeros(1, dtype=torch.long, device=z.device)
+        labels = labels.expand(z.shape[0])
+        return torch.cat([model.decode(part, y) for part, y in zip(z.split(DECODE_BATCH), labels.split(DECODE_BATCH))])
+    return torch.cat([model.decode(part) for part in z.split(DECODE_BATCH)])
 
 
 @torch.no_grad()
@@ -111,24 +123,29 @@ def manifold(model: GenerativeModel, n: int = 15, label: int | None = None) -> t
 
 
 @torch.no_grad()
-def interpolate_images(model: GenerativeModel, a: torch.Tensor, b: torch.Tensor, steps: int = 10) -> torch.Tensor:
-    """Decode ``steps`` codes on the line between the codes of images a and b (1, C, H, W): (steps, C, H, W)."""
-    za, zb = encode_mean(model, a), encode_mean(model, b)
+def interpolate_images(model: GenerativeModel, a: torch.Tensor, b: torch.Tensor, steps: int = 10,
+                       label_a: torch.Tensor | None = None, label_b: torch.Tensor | None = None) -> torch.Tensor:
+    """Decode ``steps`` codes on the line between the codes of images a and b (1, C, H, W): (steps, C, H, W).
+
+    A class-conditional model encodes each image with its label (1,) and decodes the path with a's."""
+    za, zb = encode_mean(model, a, label_a), encode_mean(model, b, label_b)
     t = torch.linspace(0, 1, steps, device=za.device).unsqueeze(1)
-    return _decode(model, za + t * (zb - za))
+    return _decode(model, za + t * (zb - za), label_a)
 
 
 @torch.no_grad()
-def traverse(model: GenerativeModel, x: torch.Tensor, dims: int = 8, steps: int = 10, span: float = 3.0) -> torch.Tensor:
+def traverse(model: GenerativeModel, x: torch.Tensor, dims: int = TRAVERSE_DIMS, steps: int = 10,
+             span: float = 3.0, label: torch.Tensor | None = None) -> torch.Tensor:
     """Vary one latent dimension at a time from the code of image x (1, C, H, W) over [-span, span]:
-    one row per dimension, (min(dims, z_dim) * steps, C, H, W)."""
-    z0 = encode_mean(model, x)[0]
+    one row per dimension, (min(dims, z_dim) * steps, C, H, W). ``label`` (1,): x's class, for
+    class-conditional models."""
+    z0 = encode_mean(model, x, label)[0]
     rows = min(dims, z0.shape[0])
     z = z0.repeat(rows * steps, 1)
     values = torch.linspace(-span, span, steps, device=z.device)
     for d in range(rows):
         z[d * steps : (d + 1) * steps, d] = values
-    return _decode(model, z)
+    return _decode(model, z, label)
 
 
 def save_code_scatter(model: GenerativeModel, x: torch.Tensor, labels: torch.Tensor | None, path: str | Path,
