@@ -260,6 +260,9 @@ class GenerativeModel(nn.Module):
         batch) reads it; per-example draws need not."""
         return (0, 1) if self._noise is None else (self._noise.shard, self._noise.shards)
 
+    # Drawn eagerly under torch.compile: a draw from an explicit generator breaks the graph anyway,
+    # and the compiled graph then installs no guard on the (per-micro-batch) source.
+    @torch.compiler.disable
     def _draw(self, fn: Callable[..., torch.Tensor], shape: tuple[int, ...], per_example: bool) -> torch.Tensor:
         src = self._noise
         if src is None:
