@@ -691,9 +691,11 @@ def _same_rng_state(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
 def compile_model(model: torch.nn.Module) -> torch.nn.Module:
     """``torch.compile(model)``; the trainer checks its gradients before trusting it.
 
-    Random ops fall back to eager's generator (inductor would draw its own numbers): the
-    compiled model then sees the noise eager sees, so the gradient check compares like with
-    like, and seeding, resume and the per-rank noise slices mean what they mean in eager mode.
+    The model's training draws run eagerly from the trainer's generator (``GenerativeModel``
+    excludes them from compilation), and any other random op falls back to eager's generator
+    (inductor would draw its own numbers): the compiled model sees the noise eager sees, so the
+    gradient check compares like with like, and seeding, resume and the per-shard noise slices
+    mean what they mean in eager mode.
     """
     return torch.compile(model, options={"fallback_random": True})
 
