@@ -143,6 +143,7 @@ def test_unreadable_or_foreign_checkpoints_are_one_line(run, tmp_path, capsys):
     (["--set", "model.z_dim=8"], "model.z_dim"),
     (["--set", "model.decoder=gaussian"], "model.decoder"),
     (["--set", "model.optimizer=sgd"], "model.optimizer"),
+    (["--set", "data.name=8gaussians"], "data.name"),
     (["--set", "data.binarize=dynamic"], "data.binarize"),
     (["--batch-size", "16"], "train.batch_size"),
     (["--seed", "1"], "train.seed"),
@@ -386,6 +387,7 @@ def test_format_1_folders_load_and_newer_formats_are_refused(tmp_path, capsys):
     assert "format_version 99, newer than this genzoo reads (up to 2)" in _one_line(capsys)
 
 
+@pytest.mark.slow  # two ranks start up; the lock itself is tested without torchrun above
 def test_under_torchrun_rank_0_holds_the_lock_and_every_rank_stops(run, tmp_path):
     """A folder in use: both ranks of a torchrun resume stop with one line each, none waits for the other."""
     from genzoo.train.run_folder import RunFolder
