@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,6 +223,19 @@ def test_shards_of_training_noise_make_up_one_process_draw(draw):
             assert torch.equal(model.rand_shared(5), shared) and model.noise_slice == (shard, 4)
     assert torch.equal(torch.cat(parts), whole)
     assert model.noise_slice == (0, 1)  # outside the block: no source
+
+
+def test_resuming_on_another_number_of_processes_warns_only_for_batch_coupled_models(bn_gan, tmp_path):
+    from helpers import run_config
+
+    for model, cfg, coupled in (("vae", {"z_dim": 4, "hidden": [16]}, False), (bn_gan, {}, True)):
+        trainer = Trainer(run_config(model, cfg, steps=1), tmp_path / model, progress=False)
+        state = {**trainer.state_dict(), "world_size": 2}
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            trainer.load_state_dict(state)
+        ghost = [w for w in seen if "ghost batch" in str(w.message)]
+        assert len(ghost) == int(coupled), [str(w.message) for w in seen]
 
 
 VAE_TINY = ["--set", "model.z_dim=4", "--set", "model.hidden=[16]"]

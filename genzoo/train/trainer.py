@@ -294,11 +294,12 @@ class Trainer:
         for sc, s in zip(self.scalers or [], state.get("scalers", [])):
             sc.load_state_dict(s)
         saved_world = int(state.get("world_size", 1))
-        if saved_world != self.info.world_size and self.info.is_main:
-            # Noise and data are global-then-sliced, so only per-rank batch statistics change.
+        if saved_world != self.info.world_size and self.info.is_main and self.model.couples_batch:
+            # Noise and data are global-then-sliced: only a batch-coupled loss sees the change.
             warnings.warn(
-                f"resuming a run trained on {saved_world} processes with {self.info.world_size}: batch-norm "
-                "statistics now cover a different share of each batch, so the run is not bitwise reproducible",
+                f"resuming a run trained on {saved_world} processes with {self.info.world_size}: "
+                f"{self.config.model} couples the examples of a batch, and each process's share of it (its "
+                "ghost batch) changes size, so the run does not continue as it would have",
                 RuntimeWarning, stacklevel=2,
             )
         if state["fixed_z"].numel():
