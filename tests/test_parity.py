@@ -39,14 +39,16 @@ from helpers import run_config  # noqa: E402
 from tiny_configs import TINY  # noqa: E402
 
 STEPS, BATCH, TOL = 3, 16, 1e-6
-# Variants whose randomness the tiny configs leave out: the gradient penalty's interpolation
-# weights, instance noise, and the semi-supervised GAN's noise layers in its MLP D.
+# Variants the tiny configs leave out: the gradient penalty's interpolation weights, instance
+# noise, PacGAN's packing, and the semi-supervised GAN's labelled batches drawn with replacement.
 EXTRA = {
     # (with SGD: a critic unit that is linear on every input of the batch has a bias gradient that
     # is zero up to rounding, and Adam would scale that rounding to a step differing by 1e-5)
     "gan+wgan-gp": ("gan", {"z_dim": 8, "g_hidden": [16], "d_hidden": [16], "d_steps": 2, "loss": "wgan-gp",
                             "optimizer": "sgd", "lr": 0.01}, "8gaussians"),
     "gan+instance-noise": ("gan", {"z_dim": 8, "g_hidden": [16], "d_hidden": [16], "instance_noise": 0.1}, "8gaussians"),
+    # PacGAN packs consecutive examples of each shard: whole packs, so not a batch coupling
+    "gan+pack": ("gan", {"z_dim": 8, "g_hidden": [16], "d_hidden": [16], "pack": 2}, "8gaussians"),
     "ssgan+mlp": ("ssgan", {"z_dim": 8, "arch": "mlp", "g_hidden": [16], "d_hidden": [16, 16],
                             "labelled_per_class": 2, "labelled_batch": 8}, "8gaussians"),
 }
