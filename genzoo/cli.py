@@ -136,6 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
     n = _sub(dsub, "info", "sizes, value range, source and checksum of a dataset", "genzoo data info digits")
     n.add_argument("name")
     n.add_argument("--path", default=None)
+
+    z = _sub(sub, "zoo", "trained models that ship with genzoo: list them, read a card, retrain one from its recipe",
+             "genzoo zoo list\n  genzoo sample zoo:vae-mnist        (any command that takes a run takes zoo:NAME)")
+    zsub = z.add_subparsers(dest="zoo_command", metavar="ACTION", parser_class=_Parser)
+    _sub(zsub, "list", "every zoo model with its headline figure", "genzoo zoo list")
+    zs = _sub(zsub, "show", "print a zoo model's card (how it was trained, what it measures)", "genzoo zoo show vae-mnist")
+    zs.add_argument("name")
+    zt = _sub(zsub, "train", "train a zoo model again from its recipe (= genzoo train --config recipes/NAME.yaml)",
+              "genzoo zoo train vae-mnist --out runs")
+    zt.add_argument("name")
+    zt.add_argument("--out", default="runs", help="parent folder of the new run folder (default runs/)")
+    zt.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
@@ -452,6 +464,8 @@ def cmd_evaluate(args) -> None:
     _seed(args.seed)
     extra = {k: v for k, v in (("nll_k", args.nll_k), ("nll_n", args.nll_n), ("feature", args.feature),
                                 ("feature_weights", args.feature_weights)) if v is not None}
+    if getattr(args, "zoo", None):
+        extra["write"] = False  # a zoo model's figures are on its card; nothing is written into the package
     is_run = args.target is not None and not args.real and (Path(args.target) / "config.yaml").is_file()
     if not is_run and ({"nll_k", "nll_n"} & set(extra)):
         raise GenzooError("--nll-k/--nll-n apply to a run folder (likelihood needs the model)"
@@ -508,10 +522,48 @@ def _run_root(path: str) -> Path:
     return p.parent if p.name == "model" else p
 
 
+# Where a command writes by default, for a zoo model given as its run (never into the installed package).
+_ZOO_OUT = {"sample": "sample.png", "interpolate": "interpolation.png", "traverse": "traversal.png",
+            "inpaint": "inpaint.png", "report": "report.html"}
+
+
+def _zoo_args(args) -> None:
+    """``zoo:NAME`` where a run goes: the entry's folder, sha256-checked; outputs go to the current
+    folder as NAME-<what>.png, and evaluate prints without writing metrics.json."""
+    attr = "target" if args.command == "evaluate" else "run"
+    value = getattr(args, attr, None)
+    if not (isinstance(value, str) and value.startswith("zoo:")):
+        return
+    from .zoo import resolve
+
+    setattr(args, attr, str(resolve(value)))
+    args.zoo = value[len("zoo:"):]
+    default = f"latent-{args.kind}.png" if args.command == "latent" else _ZOO_OUT.get(args.command)
+    if default and getattr(args, "out", None) is None:
+        args.out = f"{args.zoo}-{default}"
+
+
+def cmd_zoo(args) -> None:
+    from . import zoo
+
+    if args.zoo_command == "list":
+        print(zoo.list_table())
+    elif args.zoo_command == "show":
+        entry = zoo.get(args.name)
+        print((entry.path / "card.md").read_text().rstrip())
+        print(f"\n(folder: {entry.path})")
+    elif args.zoo_command == "train":
+        recipe = zoo.recipe_path(args.name)
+        argv = ["train", "--config", str(recipe), "--out", args.out] + (["--no-progress"] if args.no_progress else [])
+        cmd_train(build_parser().parse_args(argv))
+    else:
+        raise GenzooError("genzoo zoo needs an action: list, show or train")
+
+
 COMMANDS = {
     "train": cmd_train, "list": cmd_list, "sample": cmd_sample,
     "interpolate": cmd_interpolate, "traverse": cmd_traverse, "data": cmd_data,
-    "inpaint": cmd_inpaint, "latent": cmd_latent, "evaluate": cmd_evaluate, "report": cmd_report,
+    "inpaint": cmd_inpaint, "latent": cmd_latent, "evaluate": cmd_evaluate, "report": cmd_report, "zoo": cmd_zoo,
 }
 
 
@@ -525,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import RunInterrupted
 
     try:
+        _zoo_args(args)
         COMMANDS[args.command](args)
     except RunInterrupted as e:  # the run saved and said how to continue: 130 after SIGINT, 143 after SIGTERM
         return e.exit_status

@@ -1,0 +1,151 @@
+"""The zoo: every shipped entry loads, checks out against its card's sha256s and samples; zoo names
+work wherever a run goes; a changed file is refused; the card's headline figure re-measures (slow)."""
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import genzoo
+from genzoo import zoo
+from genzoo.cli import main
+from genzoo.errors import GenzooError
+from genzoo.metrics.features import sha256_file
+from genzoo.train import Trainer
+from helpers import run_config
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRIES = zoo.names()
+
+
+def _build_script():
+    spec = importlib.util.spec_from_file_location("build_zoo_entry", ROOT / "scripts" / "build_zoo_entry.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------- the shipped entries
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_entry_loads_checks_out_and_samples(name):
+    entry = zoo.get(name)
+    zoo.verify(entry)
+    card = entry.card
+    for key in ("command", "recipe", "recipe_sha256", "trained_on", "budget", "iterations", "evaluation",
+                "headline", "sha256", "storage"):
+        assert key in card, f"{name}: card.json lacks {key}"
+    assert entry.size_bytes() <= zoo.MAX_ENTRY_BYTES
+    recipe = ROOT / card["recipe"]
+    assert sha256_file(entry.path / "recipe.yaml") == card["recipe_sha256"]
+    if recipe.is_file():  # the checked-in recipe is the one that trained the entry
+        assert sha256_file(recipe) == card["recipe_sha256"], f"{recipe} changed since {name} was built"
+    model = genzoo.load(f"zoo:{name}")
+    assert model.registry_name == card["model"]
+    a = model.sample(4, torch.Generator().manual_seed(0))
+    b = model.sample(4, torch.Generator().manual_seed(0))
+    assert a.shape == (4, *model.data_shape) and torch.isfinite(a).all() and torch.equal(a, b)
+    if model.is_image:
+        assert 0 <= float(a.min()) and float(a.max()) <= 1
+    h = card["headline"]
+    assert h["metric"] in card["evaluation"]["metrics"] and h["spread"] > 0
+
+
+def test_the_zoo_stays_small():
+    assert sum(zoo.get(n).size_bytes() for n in ENTRIES) <= zoo.MAX_ZOO_BYTES
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ENTRIES)
+def test_headline_figure_is_reproduced_within_its_spread(name):
+    from genzoo.metrics.evaluate import evaluate_run
+
+    entry = zoo.get(name)
+    h = entry.headline
+    if h["metric"].startswith("nll") or h["metric"] == "neg_elbo":
+        r = evaluate_run(zoo.resolve(f"zoo:{name}"), metrics="nll", seed=h["seed"], progress=False, write=False,
+                         **h.get("nll_settings", {}))
+    else:
+        r = evaluate_run(zoo.resolve(f"zoo:{name}"), n=h["n"], seed=h["seed"], progress=False, write=False)
+    value = r["metrics"][h["metric"]]
+    assert abs(value - h["value"]) <= h["spread"], f"{name}: {h['metric']} {value} vs card {h['value']} ± {h['spread']}"
+
+
+# ---------------------------------------------------------------- the machinery, on an entry made here
+
+
+@pytest.fixture()
+def tiny_zoo(tmp_path, monkeypatch):
+    """A zoo holding one entry, ``tiny``: a small VAE trained on digits, with a card pinning its files."""
+    run = tmp_path / "run"
+    Trainer(run_config("vae", {"z_dim": 2, "hidden": [16]}, steps=20), run, progress=False).fit()
+    folder = tmp_path / "zoo" / "tiny"
+    shutil.copytree(run / "model", folder / "model")
+    shutil.copyfile(run / "config.yaml", folder / "config.yaml")
+    (folder / "recipe.yaml").write_text("model: vae\n")
+    card = {"name": "tiny", "model": "vae", "data": "digits", "iterations": 20, "train_minutes": 0.0,
+            "trained_on": {"device": "CPU (test)"}, "sha256": {rel: sha256_file(folder / rel) for rel in zoo.VERIFIED},
+            "headline": {"metric": "fid", "value": 1.0, "spread": 0.1, "floor": 0.5, "n": 100, "seed": 0}}
+    (folder / "card.json").write_text(json.dumps(card))
+    (folder / "card.md").write_text("# tiny\n")
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
+    return folder
+
+
+def test_load_and_cli_take_zoo_names_and_write_outside_the_entry(tiny_zoo, tmp_path, monkeypatch, capsys):
+    before = sorted(p.name for p in tiny_zoo.rglob("*"))
+    model = genzoo.load("zoo:tiny")
+    assert model.registry_name == "vae"
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["sample", "zoo:tiny", "--n", "4"]) == 0
+    assert main(["interpolate", "zoo:tiny", "--rows", "2", "--steps", "3"]) == 0
+    assert main(["inpaint", "zoo:tiny", "--image", "0", "--n", "2"]) == 0  # the test set named by its config.yaml
+    assert main(["latent", "zoo:tiny", "--kind", "manifold", "--n", "3"]) == 0
+    assert main(["evaluate", "zoo:tiny", "--n", "100", "--metrics", "fid", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "fid" in out
+    assert sorted(p.name for p in work.iterdir()) == ["tiny-inpaint.png", "tiny-interpolation.png",
+                                                      "tiny-latent-manifold.png", "tiny-sample.png"]
+    assert sorted(p.name for p in tiny_zoo.rglob("*")) == before  # nothing written into the entry
+
+
+def test_zoo_list_show_and_an_unknown_name(tiny_zoo, capsys):
+    assert main(["zoo", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny" in out and "fid 1 ± 0.1 (floor 0.5)" in out
+    assert main(["zoo", "show", "tiny"]) == 0
+    assert "# tiny" in capsys.readouterr().out
+    assert main(["sample", "zoo:nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no zoo model 'nope'; the zoo has: tiny" in err[0]
+
+
+def test_a_changed_file_is_refused_naming_it(tiny_zoo, capsys):
+    weights = tiny_zoo / "model" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of one weight
+    weights.write_bytes(bytes(data))
+    with pytest.raises(GenzooError, match=r"model\.safetensors has sha256 .* its card pins .* changed or damaged"):
+        genzoo.load("zoo:tiny")
+    assert main(["sample", "zoo:tiny"]) == 2
+    assert "changed or damaged" in capsys.readouterr().err
+
+
+def test_export_stores_fp16_and_leaves_out_the_discriminator(tmp_path):
+    """A GAN entry without D (the card says so) loads, and samples what the run's model samples, to fp16 precision."""
+    run = tmp_path / "run"
+    Trainer(run_config("gan", {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}, steps=5), run, progress=False).fit()
+    info = _build_script().export(run, tmp_path / "entry", "fp16", ["D."])
+    assert info["omitted"] == ["D."] and info["parameters_stored"] < info["parameters_total"]
+    from safetensors.torch import load_file
+
+    stored = load_file(str(tmp_path / "entry" / "model" / "model.safetensors"))
+    assert not any(k.startswith("D.") for k in stored) and all(v.dtype == torch.float16 for v in stored.values())
+    a = genzoo.load(run).sample(8, torch.Generator().manual_seed(1))
+    b = genzoo.load(tmp_path / "entry").sample(8, torch.Generator().manual_seed(1))
+    assert (a - b).abs().max() < 1e-2
