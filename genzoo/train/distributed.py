@@ -187,18 +187,21 @@ class DataParallel:
             t.copy_(v.view_as(t))
 
     @torch.no_grad()
-    def sum_(self, tensors: list[torch.Tensor]) -> None:
-        """Replace tensors by their sum over ranks, in place (one all-reduce per dtype)."""
+    def summed(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The sums of ``tensors`` over ranks, as new tensors (one all-reduce per dtype); the
+        inputs themselves (which may be a model's own buffers) are left alone."""
         if not self.enabled or not tensors:
-            return
-        by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
-        for t in tensors:
-            by_dtype.setdefault(t.dtype, []).append(t)
-        for group in by_dtype.values():
-            flat = torch.cat([t.reshape(-1) for t in group])
+            return tensors
+        out: list[torch.Tensor | None] = [None] * len(tensors)
+        by_dtype: dict[torch.dtype, list[int]] = {}
+        for i, t in enumerate(tensors):
+            by_dtype.setdefault(t.dtype, []).append(i)
+        for idx in by_dtype.values():
+            flat = torch.cat([tensors[i].reshape(-1) for i in idx])  # a copy: all-reduced in place
             dist.all_reduce(flat)
-            for t, v in zip(group, flat.split([t.numel() for t in group])):
-                t.copy_(v.view_as(t))
+            for i, v in zip(idx, flat.split([tensors[i].numel() for i in idx])):
+                out[i] = v.view_as(tensors[i])
+        return out
 
     def mean(self, flat: torch.Tensor) -> torch.Tensor:
         """The mean of ``flat`` over ranks (logged scalars)."""

@@ -479,11 +479,12 @@ class Trainer:
                 stats = self.model.batch_statistics(part, name)
             for k, v in stats.items():
                 sums[k] = sums[k] + v if k in sums else v
-        self.dist.sum_(list(sums.values()))
+        sums = dict(zip(sums, self.dist.summed(list(sums.values()))))
         out = self.model.apply_statistics(name, sums)
         if name not in out:
             raise ConfigError(f"{self.config.model}: apply_statistics({name!r}, ...) must return the scalar {name!r}")
         return {k: v.detach() for k, v in out.items()}
+
     def _backward(self, i: int, loss: torch.Tensor) -> None:
         (self.scalers[i].scale(loss) if self.scalers else loss).backward()
 
