@@ -8,8 +8,13 @@ over the whole batch, and what 1 process computes with ``train.micro_batches=2``
 asserts both facts for a GAN with batch norm in G and D: equal weights to the micro-batched
 run, clearly different weights from the plain one.
 
+Under faults: a rank that stalls ends the job within ``train.dist_timeout_minutes`` with one
+line naming it, and slow work on rank 0 alone (progress grids) does not time out the others.
+Every registered model's parity (ranks, micro-batches) is tests/test_parity.py.
+
 Run as a script (``python tests/test_distributed.py train ...``), this file registers its
-test-only model and hands the arguments to the genzoo command, so torchrun can launch it.
+test-only model, injects the faults its environment asks for, and hands the arguments to the
+genzoo command, so torchrun can launch it.
 """
 from __future__ import annotations
 
