@@ -315,7 +315,9 @@ class Trainer:
         that may not change on resume (:func:`~genzoo.train.run_folder.resume_changes`) are
         one-line errors; the accepted changes are recorded in ``config.yaml`` when ``fit`` starts.
         """
-        if not required and not self.run_dir.is_dir():
+        if not self.run_dir.is_dir():
+            if required:
+                raise GenzooError(f"{self.run_dir} is not a folder, so there is no run to resume")
             return False
         busy: GenzooError | None = None
         if self.info.is_main:
