@@ -18,7 +18,7 @@ import yaml
 
 import genzoo
 from genzoo.cli import main
-from genzoo.errors import TrainingDiverged, WriteError
+from genzoo.errors import TrainingDiverged
 from genzoo.models.base import Batch
 from genzoo.train import Trainer
 from genzoo.train.checkpoint import latest_checkpoint, load_checkpoint
