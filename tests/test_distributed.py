@@ -246,16 +246,19 @@ def test_resuming_on_another_number_of_processes_warns_only_for_batch_coupled_mo
 VAE_TINY = ["--set", "model.z_dim=4", "--set", "model.hidden=[16]"]
 
 
-def test_a_stalled_rank_ends_the_job_with_a_line_naming_it(tmp_path):
-    """Rank 1 stops answering at step 3 (it sleeps 12 s): rank 0's gradient all-reduce gives up
-    after train.dist_timeout_minutes (3 s here), a roll call (3 s) names rank 1, and the job ends
-    (not after gloo's 30 minutes)."""
+@pytest.mark.parametrize("stalled", [1, pytest.param(0, marks=pytest.mark.slow)])
+def test_a_stalled_rank_ends_the_job_with_a_line_naming_it(stalled, tmp_path):
+    """One rank stops answering at step 3 (it sleeps 12 s): the other's gradient all-reduce gives up
+    after train.dist_timeout_minutes (3 s here), a roll call (3 s) names the stalled rank, and the
+    job ends (not after gloo's 30 minutes)."""
     args = _train_args("vae", tmp_path / "ddp", [*VAE_TINY, "--steps", "50", "--set", "train.dist_timeout_minutes=0.05"])
-    proc = _launch([__file__], args, tmp_path, GENZOO_TEST_STALL="1:3:12")
+    proc = _launch([__file__], args, tmp_path, GENZOO_TEST_STALL=f"{stalled}:3:12")
     assert proc.returncode != 0
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("genzoo train: error: rank 0:")]
-    assert lines == ["genzoo train: error: rank 0: a collective at step 3 waited 0.05 minutes "
-                     "(train.dist_timeout_minutes): rank 1 stalled (did not check in within 3 s); the job stops"], \
+    other = 1 - stalled
+    lines = [line for line in proc.stderr.splitlines() if line.startswith(f"genzoo train: error: rank {other}:")]
+    reason = "did not check in" if other == 0 else "did not answer the roll call"
+    assert lines == [f"genzoo train: error: rank {other}: a collective at step 3 waited 0.05 minutes "
+                     f"(train.dist_timeout_minutes): rank {stalled} stalled ({reason} within 3 s); the job stops"], \
         proc.stderr[-3000:]
 
 

@@ -285,6 +285,9 @@ class DataParallel:
                 plural = "s" if "," in ranks else ""
                 return CollectiveTimeout(f"{head}: rank{plural} {ranks} stalled (did not check in within "
                                          f"{probe.total_seconds():g} s); the job stops")
+            if self.world_size == 2:
+                return CollectiveTimeout(f"{head}: rank 0 stalled (did not answer the roll call within "
+                                         f"{probe.total_seconds():g} s); the job stops")
             return CollectiveTimeout(f"{head}, and rank 0 did not confirm the others are alive: rank 0 or "
                                      "another rank stalled (rank 0's message names it); the job stops")
         return error  # every rank is alive: not a stall, report the original error
