@@ -385,7 +385,7 @@ def evaluate_run(
                                    feature=feature, feature_weights=feature_weights)
         result["time_sampling_s"] = round(t_sample, 2)  # sampling and feature extraction
     else:
-        result = _result({}, [], None, data=data, n=n, seed=seed, extractor=None, t0=t0)
+        result = _result({}, [], None, data=data, n=None, seed=seed, extractor=None, t0=t0)  # no samples drawn
     if "nll" in names:
         import dataclasses
 
@@ -533,7 +533,7 @@ def format_table(result: dict) -> str:
         lines.append(f"{r['metric']:<22}{value:>22}{_fmt(r.get('floor')):>18}")
     fn = result.get("feature_network")
     lines.append("")
-    lines.append(f"n={result.get('n')} seed={result.get('seed')} data={result.get('data')} "
+    lines.append(("" if result.get("n") is None else f"n={result.get('n')} ") + f"seed={result.get('seed')} data={result.get('data')} "
                  f"reference={result.get('data')}/{result.get('reference_split')}")
     if fn:
         lines.append(f"features: {fn['name']} ({fn['hash']}), layer {fn['layer']} ({fn['dim']}-d)")

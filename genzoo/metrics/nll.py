@@ -187,9 +187,12 @@ def evaluate_nll(
 
 
 def _method(kind: str, k: int, levels: int | None) -> str:
-    how = "exact" if kind in ("discrete", "density") else f"iwae_k{k}"
-    if kind in ("discrete", "bound"):
-        return how
+    if kind == "discrete":
+        return "exact"
+    if kind == "bound":
+        return f"iwae_k{k}"
+    how = "density" if kind == "density" else f"iwae_k{k} bound on a density"
     if levels is None:
-        return f"{how} density (continuous data: nats of a density, not a discrete NLL)"
-    return f"{how} dequantised density (uniform cells of width 1/{levels - 1}, + D log {levels - 1})"
+        return f"{how} (continuous data: nats of a density, not a discrete NLL)"
+    return (f"{how}, dequantised: an upper bound on a discrete NLL (uniform cells of width 1/{levels - 1}, "
+            f"+ D log {levels - 1})")

@@ -15,9 +15,11 @@ DECODE_BATCH = 500  # latent points decoded at once: memory stays bounded howeve
 TRAVERSE_DIMS = 8  # latent dimensions a traversal shows (one row each)
 
 
-def decode_in_batches(model: GenerativeModel, z: torch.Tensor, batch: int = DECODE_BATCH) -> torch.Tensor:
-    """``model.sample(len(z), z=z)`` computed ``batch`` points at a time, on the CPU: (len(z), ...)."""
-    return torch.cat([model.sample(len(part), z=part).cpu() for part in z.split(batch)])
+def decode_in_batches(model: GenerativeModel, z: torch.Tensor, labels: torch.Tensor | None = None,
+                      batch: int = DECODE_BATCH) -> torch.Tensor:
+    """``model.sample(len(z), z=z, labels=labels)`` computed ``batch`` points at a time, on the CPU."""
+    parts = labels.split(batch) if labels is not None else [None] * len(z.split(batch))
+    return torch.cat([model.sample(len(p), z=p, labels=y).cpu() for p, y in zip(z.split(batch), parts)])
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -32,7 +34,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def interpolate(
     model: GenerativeModel, rows: int, steps: int, method: str = "slerp", generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Decode ``rows`` paths of ``steps`` points between random prior draws: (rows * steps, C, H, W)."""
+    """Decode ``rows`` paths of ``steps`` points between random prior draws: (rows * steps, C, H, W).
+    A class-conditional model draws row r for class r (modulo the number of classes)."""
     a = model.latent(rows, generator)
     if a is None:
         raise GenzooError(f"{model.registry_name} has no latent space to interpolate in")
@@ -42,7 +45,10 @@ def interpolate(
         z = a.unsqueeze(1) + t.view(1, -1, 1) * (b - a).unsqueeze(1)
     else:
         z = slerp(a, b, t)
-    return decode_in_batches(model, z.reshape(rows * steps, -1))
+    # A class-conditional model draws each row for one class (0, 1, 2, ...), never a random one.
+    labels = (torch.arange(rows, device=z.device) % model.num_classes).repeat_interleave(steps) \
+        if model.conditional and model.num_classes else None
+    return decode_in_batches(model, z.reshape(rows * steps, -1), labels)
 
 
 @torch.no_grad()
