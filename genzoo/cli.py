@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
               "genzoo evaluate runs/gan-mnist-001 --n 10000 --metrics fid,kid,prdc\n  genzoo evaluate --real --data mnist")
     ev.add_argument("target", nargs="?", help="a run folder, or a folder of PNG/JPG images")
     ev.add_argument("--real", action="store_true", help="the real-data floor: training images against the test set")
-    ev.add_argument("--data", default="mnist", help="the reference dataset (default mnist)")
+    ev.add_argument("--data", default=None,
+                    help="the reference dataset for a folder of images or --real (default mnist); a run uses its own")
     ev.add_argument("--n", type=int, default=10_000, help="samples to draw / images to use")
     ev.add_argument("--metrics", default=None, help="comma-separated: fid,kid,prdc,classifier_score,label_accuracy,nll,modes,mmd")
     ev.add_argument("--seed", type=int, default=0)
@@ -212,6 +213,10 @@ def _check_runnable(cfg) -> None:
     if tc.batch_size % world:
         raise GenzooError(f"train.batch_size={tc.batch_size} does not divide among the {world} processes")
     n, shape = dataset_size(cfg.data, "train")
+    if tc.eval_every:
+        from .metrics.evaluate import periodic_metrics
+
+        periodic_metrics(tc.eval_metrics or None, toy=len(shape) == 1)  # fails now, not at the first evaluation
     if n < tc.batch_size:
         raise GenzooError(f"train.batch_size={tc.batch_size} is larger than the {n} training examples of "
                           f"{cfg.data.name}; use --batch-size {n} or less, or more data")
@@ -467,13 +472,16 @@ def cmd_evaluate(args) -> None:
     if getattr(args, "zoo", None):
         extra["write"] = False  # a zoo model's figures are on its card; nothing is written into the package
     is_run = args.target is not None and not args.real and (Path(args.target) / "config.yaml").is_file()
+    if is_run and args.data is not None:
+        raise GenzooError(f"--data applies to a folder of images or --real; {args.target} is compared with the "
+                          "dataset it trained on")
     if not is_run and ({"nll_k", "nll_n"} & set(extra)):
         raise GenzooError("--nll-k/--nll-n apply to a run folder (likelihood needs the model)"
                           + (f", and {args.target} has no config.yaml" if args.target and not args.real else ""))
     from .errors import WriteError
 
     try:
-        result = evaluate_command(args.target, real=args.real, data=args.data, n=args.n, metrics=args.metrics,
+        result = evaluate_command(args.target, real=args.real, data=args.data or "mnist", n=args.n, metrics=args.metrics,
                                   seed=args.seed, progress=not args.no_progress, **extra)
     except WriteError as e:  # metrics.json could not be written: print the results, then name the path
         if isinstance(e.partial, dict):
@@ -582,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
     except RunInterrupted as e:  # the run saved and said how to continue: 130 after SIGINT, 143 after SIGTERM
         return e.exit_status
     except GenzooError as e:
-        print(f"genzoo {args.command}: error: {e}", file=sys.stderr)
+        print(f"genzoo {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)  # one line, always
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

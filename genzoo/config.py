@@ -223,7 +223,7 @@ class RunConfig:
         try:
             d = yaml.safe_load(path.read_text())  # YAML is a superset of JSON
         except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot read config {path}: {e}") from None
+            raise ConfigError(f"cannot read config {path}: {' '.join(str(e).split())}") from None
         except (UnicodeDecodeError, ValueError) as e:
             raise ConfigError(f"cannot read config {path}: not a text (YAML or JSON) file ({e})") from None
         if not isinstance(d, dict) or "model" not in d:

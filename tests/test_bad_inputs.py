@@ -36,6 +36,7 @@ def place(tmp_path_factory):
     (tmp / "negative.json").write_text(json.dumps({"model": "vae", "model_config": {"z_dim": -3}}))
     (tmp / "list.json").write_text(json.dumps({"model": "vae", "train": {"steps": [1, 2]}}))
     (tmp / "section.yaml").write_text("model: vae\nmodels_config: {z_dim: 2}\n")
+    (tmp / "broken.yaml").write_text("model: vae\nmodel_config: {z_dim: [\n")  # YAML's own message has 5 lines
     (tmp / "empty").mkdir()
     (tmp / "text.png").write_text("not a picture")
     (tmp / "runs").mkdir()
@@ -91,6 +92,11 @@ CASES = [
     ("config-binary", ["train", "--config", "{tmp}/binary.bin", *T], ["binary.bin", "not a text"]),
     ("config-unknown-section", ["train", "--config", "{tmp}/section.yaml", *T], ["section.yaml", "models_config"]),
     ("config-a-folder", ["train", "--config", "{tmp}/empty", *T], ["empty"]),
+    ("config-broken-yaml", ["train", "--config", "{tmp}/broken.yaml", *T], ["broken.yaml", "cannot read config"]),
+    ("eval-metric-only-evaluate-computes", ["train", "gan", "--data", "8gaussians", "--set", "train.eval_every=100",
+                                            "--set", "train.eval_metrics=nll", *T], ["train.eval_metrics", "nll"]),
+    ("eval-metric-for-images-on-points", ["train", "gan", "--data", "8gaussians", "--set", "train.eval_every=100",
+                                          "--set", "train.eval_metrics=fid", *T], ["train.eval_metrics", "fid"]),
     ("npz-five-columns", ["train", "gan", "--data", "{tmp}/n5.npz", *T], ["n5.npz", "(90, 5)"]),
     ("npz-labels-out-of-range", ["train", "cgan", "--data", "{tmp}/labels.npz", *T], ["labels.npz", "out of range"]),
     ("npz-nan-points", ["train", "gan", "--data", "{tmp}/nan.npz", *T], ["nan.npz", "NaN"]),
@@ -141,6 +147,7 @@ CASES = [
     ("evaluate-empty-folder", ["evaluate", "{tmp}/empty"], ["neither a run folder", "folder of images"]),
     ("evaluate-too-few-images", ["evaluate", "{tmp}/six", "--no-progress"], ["six", "6 image(s)", "at least 10"]),
     ("evaluate-nothing", ["evaluate"], ["needs a run folder"]),
+    ("evaluate-data-for-a-run", ["evaluate", "{vae}", "--data", "mnist"], ["--data", "dataset it trained on"]),
     # -- report, data
     ("report-not-a-run", ["report", "{tmp}/empty"], ["empty", "not a run folder"]),
     ("report-out-suffix", ["report", "{vae}", "--out", "{tmp}/r.txt"], ["r.txt", ".html"]),
@@ -162,6 +169,13 @@ def test_bad_input_is_one_line_and_exit_2(case, argv, words, place, runs, capsys
     assert "Traceback" not in err[0]
     for w in words:
         assert w.format(tmp=place) in err[0], f"{w!r} not in: {err[0]}"
+
+
+def test_a_decompression_bomb_is_one_line(place, runs, capsys, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # so an 8x8 picture counts as a bomb
+    assert main(["inpaint", runs["ar"], "--image", str(place / "six" / "0.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "0.png" in err[0] and "exceeds limit" in err[0], err
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -556,24 +556,36 @@ def make_periodic_evaluator(
 
     The feature network and reference statistics load on the first call and are reused; the
     same seed is used every time so successive values differ only because the model changed.
-    No floor and no progress bars: it must be cheap and quiet.
+    No floor and no progress bars: it must be cheap and quiet. Samples become features batch by
+    batch; the model is left in the train/eval mode it was in.
     """
     state: dict = {}
 
     def evaluate(model) -> dict[str, float]:
-        was_training = getattr(model, "training", False)
-        fake = sample_model(model, n, seed, batch_size, progress=False)
-        if hasattr(model, "train"):
-            model.train(was_training)
-        toy = fake.dim() == 2
-        names = [m for m in parse_metrics(metrics, toy) if m not in ("nll", "label_accuracy")]
+        toy = len(model.data_shape) == 1
+        names = periodic_metrics(metrics, toy)
         if toy:
-            values = toy_metrics(fake, data, names, n, seed)
+            values = toy_metrics(sample_model(model, n, seed, batch_size, progress=False), data, names, n, seed)
         else:
             if "extractor" not in state:
                 state["extractor"] = feature_extractor("lenet")
                 state["ref"] = reference(state["extractor"], data, "test", progress=False)
-            values = image_metrics(fake, state["ref"], state["extractor"], names, seed, progress=False)
+            feats, logits = sample_features(model, n, state["extractor"], seed, batch_size, progress=False)
+            values = metrics_from_features(feats, logits, state["ref"], names, seed)
         return {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
 
     return evaluate
+
+
+def periodic_metrics(metrics: str | list[str] | None, toy: bool) -> list[str]:
+    """The metric names ``train.eval_metrics`` asks for, checked: known, fitting the data, and not
+    the ones only ``genzoo evaluate`` computes (nll and label_accuracy)."""
+    try:
+        names = parse_metrics(metrics, toy)
+    except GenzooError as e:
+        raise GenzooError(f"train.eval_metrics: {e}") from None
+    later = [m for m in names if m in ("nll", "label_accuracy")]
+    if later:
+        raise GenzooError(f"train.eval_metrics: {', '.join(later)} are not computed during training; "
+                          "genzoo evaluate RUN computes them")
+    return names

@@ -48,7 +48,7 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
     try:
         img = Image.open(path)
         img = img.convert("L" if shape[0] == 1 else "RGB").resize((shape[2], shape[1]), Image.BILINEAR)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise GenzooError(f"cannot read image {path}: {e}") from None
     arr = np.asarray(img, dtype=np.float32) / 255.0
     return torch.from_numpy(arr.reshape(shape[1], shape[2], -1)).permute(2, 0, 1).contiguous()
