@@ -6,7 +6,8 @@ Each sample gets a radius: the distance to its k-th nearest neighbour within its
 - density: how many real balls contain each fake sample, divided by k, averaged;
 - coverage: fraction of real samples whose ball contains at least one fake sample.
 genzoo reports precision/recall with k=3 and density/coverage with k=5, as in the papers.
-Distances are computed with ``torch.cdist`` in row chunks, so 10k x 10k needs no 10k^2 matrix.
+Distances are computed with ``torch.cdist`` in row chunks of at most ``MAX_BLOCK`` entries, so
+100k x 100k needs no 100k^2 matrix (nor a 2048 x 100k one).
 """
 from __future__ import annotations
 
@@ -15,12 +16,20 @@ import torch
 from ..errors import GenzooError
 from .base import Metric
 
+MAX_BLOCK = 2**24  # distances computed at once (64 MB of float32)
+
+
+def _rows(chunk: int, columns: int) -> int:
+    """Rows per distance block: ``chunk``, fewer when the other set is large."""
+    return max(1, min(chunk, MAX_BLOCK // max(columns, 1)))
+
 
 def kth_neighbour_radii(x: torch.Tensor, k: int, chunk: int = 2048) -> torch.Tensor:
     """Distance from each row of ``x`` (N, D) to its k-th nearest other row, shape (N,)."""
     if x.shape[0] <= k:
         raise GenzooError(f"need more than k={k} samples for k-NN radii, got {x.shape[0]}")
     out = torch.empty(x.shape[0], dtype=x.dtype)
+    chunk = _rows(chunk, x.shape[0])
     for i in range(0, x.shape[0], chunk):
         d = torch.cdist(x[i : i + chunk], x)  # (chunk, N)
         # The k+1 smallest include the point itself at distance 0.
@@ -52,6 +61,7 @@ def prdc(
     density_count = torch.zeros(y.shape[0], dtype=torch.float64)  # per fake
     real_in_fake_ball = torch.zeros(x.shape[0], dtype=torch.bool)  # recall, per real
     nearest_fake = torch.full((x.shape[0],), float("inf"))  # coverage, per real
+    chunk = _rows(chunk, x.shape[0])
     for j in range(0, y.shape[0], chunk):
         d = torch.cdist(y[j : j + chunk], x)  # (chunk, N): fake rows, real columns
         in_real_ball[j : j + chunk] = (d <= r_real[k_pr][None, :]).any(dim=1)
