@@ -62,15 +62,25 @@ class OptimGroup:
     kind: ClassVar[str] = "gradient"  # "statistics" for a StatisticsGroup
 
     def make_optimizer(self) -> torch.optim.Optimizer:
+        """The group's optimizer. Adam, AdamW and SGD run PyTorch's fused kernel (one call updates
+        every parameter, where the default takes ~10 small ops per parameter: the same update, and
+        for the MLP GAN and VAE on a CPU the optimizer was a third of a step), RMSprop its multi-tensor
+        form; where the parameters do not allow it (a device without fused kernels) the default."""
+        common = {"lr": self.lr, "weight_decay": self.weight_decay}
         if self.optimizer == "adam":
-            return torch.optim.Adam(self.params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
-        if self.optimizer == "adamw":
-            return torch.optim.AdamW(self.params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
-        if self.optimizer == "rmsprop":
-            return torch.optim.RMSprop(self.params, lr=self.lr, weight_decay=self.weight_decay)
-        if self.optimizer == "sgd":
-            return torch.optim.SGD(self.params, lr=self.lr, momentum=self.betas[0], weight_decay=self.weight_decay)
-        raise ConfigError(f"unknown optimizer {self.optimizer!r} (adam, adamw, rmsprop or sgd)")
+            make, kw, fast = torch.optim.Adam, {**common, "betas": self.betas}, {"fused": True}
+        elif self.optimizer == "adamw":
+            make, kw, fast = torch.optim.AdamW, {**common, "betas": self.betas}, {"fused": True}
+        elif self.optimizer == "rmsprop":
+            make, kw, fast = torch.optim.RMSprop, common, {"foreach": True}
+        elif self.optimizer == "sgd":
+            make, kw, fast = torch.optim.SGD, {**common, "momentum": self.betas[0]}, {"fused": True}
+        else:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r} (adam, adamw, rmsprop or sgd)")
+        try:
+            return make(self.params, **kw, **fast)
+        except (RuntimeError, ValueError):  # e.g. parameters on a device without fused kernels
+            return make(self.params, **kw)
 
 
 @dataclass
