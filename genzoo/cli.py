@@ -248,7 +248,7 @@ def _train_config(args: argparse.Namespace):
     else:
         raise GenzooError("name a model to train (see genzoo list), or --resume RUN")
     data, train = cfg.data, cfg.train
-    if args.data:
+    if args.data is not None:
         data = dataclasses.replace(data, name=args.data)
     if args.data_path:
         data = dataclasses.replace(data, path=args.data_path)

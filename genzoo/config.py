@@ -244,7 +244,10 @@ class RunConfig:
             attr = {"model": "model_config", "data": "data", "train": "train"}.get(section)
             if attr is None:
                 raise ConfigError(f"--set {item!r}: unknown section {section!r} (model, data or train)")
-            value = yaml.safe_load(raw) if raw.strip() else None
+            try:
+                value = yaml.safe_load(raw) if raw.strip() else None
+            except yaml.YAMLError as e:
+                raise ConfigError(f"--set {item!r}: the value is not YAML ({' '.join(str(e).split())})") from None
             cfg = dataclasses.replace(cfg, **{attr: replace_field(getattr(cfg, attr), name, value, section)})
         return cfg
 

@@ -104,6 +104,12 @@ CASES = [
     ("data-empty-folder", ["train", "gan", "--data", "{tmp}/empty", *T], ["empty"]),
     ("out-is-a-file", ["train", "vae", "--data", "digits", "--steps", "2", "--out", "{tmp}/binary.bin"], ["binary.bin"]),
     ("unknown-field", ["train", "vae", "--set", "model.nope=1", *T], ["model.nope"]),
+    ("set-not-yaml", ["train", "vae", "--data", "digits", "--set", "model.z_dim=[1, 2", *T], ["model.z_dim=[1, 2", "not YAML"]),
+    ("set-yaml-tag", ["train", "vae", "--data", "digits", "--set", "model.z_dim=!!python/object:os.system", *T],
+     ["not YAML"]),
+    ("data-empty-name", ["train", "vae", "--data", "", *T], ["data.name"]),
+    ("conditional-without-labels", ["train", "gated-pixelcnn", "--data", "{tmp}/six", "--batch-size", "4",
+                                    "--set", "model.conditional=true", *T], ["model.conditional", "labelled"]),
     # -- sample
     ("sample-n-zero", ["sample", "{vae}", "--n", "0"], ["--n", "not 0"]),
     ("sample-n-huge", ["sample", "{vae}", "--n", "100000000"], ["--n", "10000", "100000000"]),

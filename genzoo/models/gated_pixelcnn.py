@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import NonNegativeInt, OddKernel, PositiveFloat, Range, Width
+from ..errors import ConfigError
 from ..registry import register
 from .autoregressive import AutoregressiveModel, MaskedConv2d, causal_mask, channel_groups
 
@@ -110,7 +111,9 @@ class GatedPixelCNN(AutoregressiveModel):
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
-        self.conditional = bool(config.conditional and num_classes)
+        if config.conditional and not num_classes:
+            raise ConfigError("model.conditional=true needs labelled data (a dataset with classes)")
+        self.conditional = bool(config.conditional)
         C, h, k_cond = self.C, config.channels, num_classes if self.conditional else 0
         self.layers = nn.ModuleList(
             GatedLayer(C if l == 0 else h, h, config.first_kernel if l == 0 else config.kernel, C, l == 0, k_cond)
