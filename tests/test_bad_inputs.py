@@ -45,11 +45,22 @@ def place(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(place):
-    return {
+    import shutil
+
+    made = {
         "vae": _train(place, "vae", "digits", "model.z_dim=2", "model.hidden=[16]"),
         "ar": _train(place, "pixelcnn", "digits", "model.channels=8", "model.blocks=1", "model.out_hidden=8"),
         "toy": _train(place, "gan", "8gaussians", "model.z_dim=4", "model.g_hidden=[8]", "model.d_hidden=[8]"),
     }
+    # Saved models whose model/config.json was edited by hand: {edited}-NAME
+    for name, edit in {"negative": lambda m: m["config"].update(z_dim=-1), "list": lambda m: m.update(config=[1]),
+                       "shape": lambda m: m.update(data_shape="abc")}.items():
+        folder = place / f"edited-{name}"
+        shutil.copytree(made["vae"], folder)
+        meta = json.loads((folder / "model" / "config.json").read_text())
+        edit(meta)
+        (folder / "model" / "config.json").write_text(json.dumps(meta))
+    return made
 
 
 def _train(tmp, model: str, data: str, *sets: str) -> str:
@@ -119,6 +130,9 @@ CASES = [
     ("sample-out-unwritable", ["sample", "{vae}", "--out", "{tmp}/binary.bin/x.png"], ["binary.bin"]),
     ("sample-label-unconditional", ["sample", "{vae}", "--label", "3"], ["not class-conditional"]),
     ("sample-not-a-model", ["sample", "{tmp}/empty"], ["empty", "not a saved genzoo model"]),
+    ("model-config-negative", ["sample", "{tmp}/edited-negative"], ["model/config.json", "model.z_dim", "-1"]),
+    ("model-config-list", ["sample", "{tmp}/edited-list"], ["model/config.json", "mapping"]),
+    ("model-config-shape", ["evaluate", "{tmp}/edited-shape"], ["model/config.json", "data_shape"]),
     # -- interpolate, traverse
     ("interpolate-rows-zero", ["interpolate", "{vae}", "--rows", "0"], ["--rows", "not 0"]),
     ("interpolate-steps-one", ["interpolate", "{vae}", "--steps", "1"], ["--steps", "not 1"]),

@@ -391,8 +391,19 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> GenerativeMode
     if version > FORMAT_VERSION:
         raise GenzooError(f"{cfg_file} has format_version {version}, newer than this genzoo reads "
                           f"(up to {FORMAT_VERSION}): upgrade genzoo to load it")
+    shape, num_classes = meta.get("data_shape"), meta.get("num_classes", 0)
+    if not isinstance(name, str):
+        raise GenzooError(f"{cfg_file}: genzoo_model must be a model name, not {name!r}")
+    if (not isinstance(shape, list) or not 1 <= len(shape) <= 3
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape)):
+        raise GenzooError(f"{cfg_file}: data_shape must be 1 to 3 positive integers, not {shape!r}")
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
+        raise GenzooError(f"{cfg_file}: num_classes must be an integer >= 0, not {num_classes!r}")
     cls = get_model_class(name)
-    model = cls(from_dict(cls.Config, meta["config"]), tuple(meta["data_shape"]), meta.get("num_classes", 0))
+    try:  # a value out of its declared range names the file (and the field)
+        model = cls(from_dict(cls.Config, meta.get("config") or {}), tuple(shape), num_classes)
+    except GenzooError as e:
+        raise type(e)(f"{cfg_file}: {e}") from None
     try:
         state = load_file(str(weights))
         # Key prefixes a saved model may leave out, e.g. a zoo GAN's discriminator (config.json "omitted").
