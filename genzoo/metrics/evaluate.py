@@ -399,7 +399,8 @@ def evaluate_run(
         binarization = "dynamic" if cfg.data.binarize in ("dynamic", "static") else "none"
         nll = evaluate_nll(model, x, k=nll_k, binarization=binarization, seed=seed, progress=progress, labels=y,
                            levels=test.levels)
-        result["metrics"].update({k: v for k, v in nll.items() if k in ("nll", "nll_bits_per_dim", "neg_elbo")})
+        result["metrics"].update({k: v for k, v in nll.items()
+                                  if k in ("nll", "nll_bits_per_dim", "neg_elbo") and v is not None})
         result["nll"] = nll
         result["rows"] += _rows(result["metrics"], ["nll"], None)
     result.update({"run": str(run), "model": cfg.model, "metrics_requested": names,
@@ -541,7 +542,7 @@ def format_table(result: dict) -> str:
         lines.append(f"floor: {result.get('floor_source') or result.get('source')}")
     if result.get("nll"):
         nll = result["nll"]
-        lines.append(f"nll: {nll['nll_method']} on {nll['n']} test images, binarization {nll['binarization']}")
+        lines.append(f"nll: {nll['nll_method']} on {nll['n']} test examples, binarization {nll['binarization']}")
     return "\n".join(lines)
 
 
