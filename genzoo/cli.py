@@ -212,7 +212,7 @@ def _check_runnable(cfg) -> None:
     world = dist_info().world_size
     if tc.batch_size % world:
         raise GenzooError(f"train.batch_size={tc.batch_size} does not divide among the {world} processes")
-    n, shape = dataset_size(cfg.data, "train")
+    n, shape, num_classes = dataset_size(cfg.data, "train")
     if tc.eval_every:
         from .metrics.evaluate import periodic_metrics
 
@@ -227,6 +227,29 @@ def _check_runnable(cfg) -> None:
         raise GenzooError(f"{cfg.data.name}: {n} training examples of shape {tuple(shape)} take "
                           f"{nbytes / 2**30:.1f} GiB as float32, more than half of this machine's "
                           f"{ram / 2**30:.0f} GiB; use a smaller data.resize or data.limit")
+    _check_model(cfg, tuple(shape), num_classes, ram)
+
+
+def _check_model(cfg, shape: tuple[int, ...], num_classes: int, ram: int) -> None:
+    """Build the model on the meta device, which allocates nothing: a config the model refuses for
+    these data fails before a run folder exists, and weights that would not fit in memory are refused."""
+    import torch
+
+    from .registry import get_model_class
+
+    cls = get_model_class(cfg.model)
+    try:
+        with torch.device("meta"):
+            model = cls(cfg.model_config, shape, num_classes)
+    except GenzooError:
+        raise
+    except Exception:  # a model that needs real tensors to be built: the trainer builds it for real
+        return
+    nbytes = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    # Training holds the weights, their gradients and two optimizer moments: about four copies.
+    if ram and 4 * nbytes > ram / 2:
+        raise GenzooError(f"{cfg.model}: {nbytes / 2**30:.1f} GiB of weights (about four times that to train) "
+                          f"do not fit in half of this machine's {ram / 2**30:.0f} GiB; use smaller model settings")
 
 
 def _train_config(args: argparse.Namespace):

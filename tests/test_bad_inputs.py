@@ -97,6 +97,9 @@ CASES = [
     ("eval-n-zero", ["train", "vae", "--data", "digits", "--set", "train.eval_n=0", *T], ["train.eval_n", "not 0"]),
     ("resize-zero", ["train", "vae", "--data", "digits", "--set", "data.resize=0", *T], ["data.resize", "not 0"]),
     ("resize-too-big-for-memory", ["train", "vae", "--data", "mnist", "--set", "data.resize=1024", *T], ["GiB", "data.resize"]),
+    ("weights-too-big-for-memory", ["train", "vae", "--data", "digits", "--set", "model.hidden=[65536,65536,65536]", *T],
+     ["GiB of weights"]),
+    ("model-needs-labels", ["train", "cgan", "--data", "{tmp}/six", "--batch-size", "4", *T], ["labelled data"]),
     ("toy-size-zero", ["train", "gan", "--data", "8gaussians", "--set", "data.toy_size=0", *T], ["data.toy_size"]),
     ("config-negative-size", ["train", "--config", "{tmp}/negative.json", *T], ["negative.json", "model.z_dim", "-3"]),
     ("config-list-for-number", ["train", "--config", "{tmp}/list.json", *T], ["list.json", "train.steps", "[1, 2]"]),
@@ -189,6 +192,13 @@ def test_bad_input_is_one_line_and_exit_2(case, argv, words, place, runs, capsys
     assert "Traceback" not in err[0]
     for w in words:
         assert w.format(tmp=place) in err[0], f"{w!r} not in: {err[0]}"
+
+
+def test_a_refused_run_leaves_no_folder(place, tmp_path, capsys):
+    for argv in (["train", "cgan", "--data", str(place / "six"), "--batch-size", "4"],  # the model refuses the data
+                 ["train", "gan", "--data", str(place / "six")]):  # the data hold no batch
+        assert main([*argv, "--steps", "2", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert list(tmp_path.iterdir()) == [], "a refused config left a run folder behind"
 
 
 def test_a_decompression_bomb_is_one_line(place, runs, capsys, monkeypatch):

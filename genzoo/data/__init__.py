@@ -111,16 +111,17 @@ def load_dataset(config: DataConfig, split: str = "train") -> Dataset:
     return ds
 
 
-def dataset_size(config: DataConfig, split: str = "train") -> tuple[int, tuple[int, ...]]:
-    """The number of examples of ``split`` and the shape of one as ``load_dataset`` would prepare it,
-    without preparing the data: an image folder is counted (one image decoded), nothing is resized."""
+def dataset_size(config: DataConfig, split: str = "train") -> tuple[int, tuple[int, ...], int]:
+    """The number of examples of ``split``, the shape of one as ``load_dataset`` would prepare it, and
+    the number of classes, without preparing the data: an image folder is counted (one image
+    decoded), nothing is resized."""
     root = Path(config.name).expanduser()
     if get_loader(config.name) is None and root.is_dir():
         from .folder import read_image, split_files
 
-        files, _, _ = split_files(root, config, split)
+        files, _, classes = split_files(root, config, split)
         h, w, c = read_image(files[0], config, None, None).shape  # after the config's resize and channels
-        return len(files), (c, h, w)
+        return len(files), (c, h, w), len(classes)
     raw = _load_raw(dataclasses.replace(config, resize=None, channels=None), split)
     n = len(raw) if config.limit is None else min(len(raw), config.limit)
     shape = raw.shape
@@ -128,7 +129,7 @@ def dataset_size(config: DataConfig, split: str = "train") -> tuple[int, tuple[i
         c, h, w = shape
         size = (config.resize, config.resize) if config.resize is not None else (h, w)
         shape = (config.channels or (3 if c == 4 else c), *size)
-    return n, shape
+    return n, shape, raw.num_classes
 
 
 def fetch(name: str, path: str | None = None) -> list[str]:
