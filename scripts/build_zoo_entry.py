@@ -27,6 +27,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -77,13 +78,23 @@ def train(recipe: Path, runs: Path, extra: list[str]) -> Path:
     """``genzoo train --config RECIPE --out RUNS`` in a subprocess; writes RUN/provenance.json; returns RUN."""
     command = ["genzoo", "train", "--config", _rel(recipe), "--out", str(runs), "--no-progress", *extra]
     exe = [sys.executable, "-m", "genzoo", *command[1:]]
-    out = subprocess.run(exe, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    if out.returncode != 0:
+    # A SIGTERM meant for the run (e.g. a session's deadline, sent to the process group) stops the
+    # training, which saves and exports its model and exits 143; this process stays to record it.
+    stopped: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
+    try:
+        out = subprocess.run(exe, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode not in (0, 130, 143) or not lines:
         sys.exit(f"training failed (exit {out.returncode}): {' '.join(command)}")
-    run = Path(out.stdout.strip().splitlines()[-1])
+    run = Path(lines[-1])
     run = run if run.is_absolute() else ROOT / run
     provenance = {"command": " ".join(c for c in command if c != "--no-progress"), "recipe": _rel(recipe),
                   "finished": datetime.datetime.now().isoformat(timespec="seconds"), **machine()}
+    if out.returncode:
+        provenance["stopped"] = f"by a signal before its budget (exit {out.returncode}); it saved and exported"
     (run / "provenance.json").write_text(json.dumps(provenance, indent=2))
     return run
 
