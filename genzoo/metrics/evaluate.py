@@ -57,6 +57,26 @@ def parse_metrics(metrics: str | list[str] | None, toy: bool) -> list[str]:
     return names
 
 
+def refuse_unanswerable(names: list[str], data: str, model=None) -> None:
+    """Metrics asked for by name that cannot be computed here fail with one line saying why (defaults
+    that do not apply are dropped quietly instead): the likelihood and label accuracy need a model,
+    label accuracy a class-conditional one, and the pinned classifier's metrics MNIST-like data."""
+    if model is None and ({"nll", "label_accuracy"} & set(names)):
+        raise GenzooError("nll and label_accuracy need the model: evaluate a run folder")
+    if model is not None and "label_accuracy" in names and not model.conditional:
+        raise GenzooError(f"label_accuracy needs a class-conditional model; {model.registry_name} is not one")
+    classifier = [m for m in names if m in ("classifier_score", "label_accuracy")]
+    if classifier and data not in CLASSIFIER_DATA:
+        raise GenzooError(f"{', '.join(classifier)} read the pinned MNIST classifier's classes, which mean "
+                          f"nothing for {data}; they apply to {', '.join(CLASSIFIER_DATA)}")
+
+
+def _floor_names(names: list[str], data: str) -> list[str]:
+    """Of ``names``, those real data have a floor for."""
+    return [m for m in names if m not in ("nll", "label_accuracy")
+            and (m != "classifier_score" or data in CLASSIFIER_DATA)]
+
+
 def _is_toy(data: str) -> bool:
     from ..data import DataConfig, load_dataset
 
@@ -152,7 +172,10 @@ def evaluate_real(
     ``evaluate_run``'s, so it reads in the same table.
     """
     toy = _is_toy(data)
-    names = [m for m in parse_metrics(metrics, toy) if m not in ("nll", "label_accuracy")]
+    names = parse_metrics(metrics, toy)
+    if metrics:
+        refuse_unanswerable(names, data)
+    names = [m for m in names if m not in ("nll", "label_accuracy")]
     t0 = time.time()
     if toy:
         from ..data import DataConfig, load_dataset
@@ -239,7 +262,7 @@ def evaluate_samples(
                                  feature, feature_weights)
     if not _is_toy(data):
         raise GenzooError(f"2-D points are compared with a 2-D toy dataset (e.g. 8gaussians), not {data}")
-    floor_result = evaluate_real(data, len(fake), names, seed, progress) if floor else None
+    floor_result = evaluate_real(data, len(fake), _floor_names(names, data), seed, progress) if floor else None
     floor_values = floor_result["metrics"] if floor_result else None
     values = toy_metrics(fake, data, names, len(fake), seed)
     result = _result(values, names, floor_values, data=data, n=len(fake), seed=seed, extractor=None, t0=t0)
@@ -271,7 +294,7 @@ def evaluate_features(
         raise GenzooError(f"{n} samples are too few: the metrics need at least {MIN_N}")
     if _is_toy(data):
         raise GenzooError(f"{data} is 2-D point data; images are compared with an image dataset (e.g. mnist)")
-    floor_result = evaluate_real(data, n, names, seed, progress, feature, feature_weights) if floor else None
+    floor_result = evaluate_real(data, n, _floor_names(names, data), seed, progress, feature, feature_weights) if floor else None
     ref = reference(extractor, data, "test", progress=progress)
     if data not in CLASSIFIER_DATA:
         names = [m for m in names if m not in ("classifier_score", "label_accuracy")]
@@ -363,6 +386,8 @@ def evaluate_run(
         from .nll import likelihood_kind
 
         likelihood_kind(model)  # a model without a likelihood fails now, not after the sampling
+    if metrics:
+        refuse_unanswerable(names, data, model)
     # Only class-conditional models are sampled per label (every model knows the dataset's classes).
     num_classes = model.num_classes if model.conditional else 0
     labels = None
@@ -441,7 +466,9 @@ def evaluate_folder(
     files = files[:n] if n else files
     if len(files) < MIN_N:
         raise GenzooError(f"{root} has {len(files)} image(s); the metrics need at least {MIN_N}")
-    names = [m for m in parse_metrics(metrics, toy=False) if m != "nll"]
+    names = parse_metrics(metrics, toy=False)
+    if metrics:
+        refuse_unanswerable(names, data)
     extractor = feature_extractor(feature, feature_weights)
     feats, logits, first = [], [], None
     for i in range(0, len(files), FOLDER_CHUNK):
