@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sub(zsub, "list", "every zoo model with its headline figure", "genzoo zoo list")
     zs = _sub(zsub, "show", "print a zoo model's card (how it was trained, what it measures)", "genzoo zoo show vae-mnist")
     zs.add_argument("name")
+    zs.add_argument("--summary", action="store_true", help="one line: the headline figure, the training, the grid's path")
     zt = _sub(zsub, "train", "train a zoo model again from its recipe (= genzoo train --config recipes/NAME.yaml)",
               "genzoo zoo train vae-mnist --out runs")
     zt.add_argument("name")
@@ -581,6 +582,9 @@ def cmd_zoo(args) -> None:
         print(zoo.list_table())
     elif args.zoo_command == "show":
         entry = zoo.get(args.name)
+        if args.summary:
+            print(zoo.summary_line(entry))
+            return
         print((entry.path / "card.md").read_text().rstrip())
         print(f"\n(folder: {entry.path})")
     elif args.zoo_command == "train":

@@ -120,6 +120,9 @@ def test_zoo_list_show_and_an_unknown_name(tiny_zoo, capsys):
     assert "tiny" in out and "fid 1 ± 0.1 (floor 0.5)" in out
     assert main(["zoo", "show", "tiny"]) == 0
     assert "# tiny" in capsys.readouterr().out
+    assert main(["zoo", "show", "tiny", "--summary"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("zoo:tiny: fid 1 (real-data floor 0.5), 20 iterations") and line.endswith("grid.png")
     assert main(["sample", "zoo:nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no zoo model 'nope'; the zoo has: tiny" in err[0]

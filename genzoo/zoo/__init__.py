@@ -122,6 +122,15 @@ def _fmt(v: float | None) -> str:
     return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
 
 
+def summary_line(entry: Entry) -> str:
+    """One line: the entry's headline figure with its floor, how long it trained, and its grid."""
+    h, c = entry.headline, entry.card
+    floor = f" (real-data floor {_fmt(h['floor'])})" if h.get("floor") is not None else ""
+    return (f"zoo:{entry.name}: {h['metric']} {_fmt(h['value'])}{floor}, {c.get('iterations', '?')} iterations in "
+            f"{c.get('train_minutes', 0):.0f} minutes on {c.get('trained_on', {}).get('device', '?')}; "
+            f"its samples: {entry.path / c.get('grid', 'grid.png')}")
+
+
 def list_table() -> str:
     """One line per entry: name, model, headline figure with its spread and floor, training, size."""
     rows = [("name", "model", "headline (± spread; real-data floor)", "trained", "size")]
