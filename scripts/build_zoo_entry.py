@@ -156,10 +156,13 @@ def grid(model, path: Path, seed: int = 0, n: int = 64) -> None:
     save_samples(x.float().clamp(0, 1) if x.dim() == 4 else x, path, nrow=nrow)
 
 
-def evaluate(folder: Path, n: int, seeds: list[int], nll: bool, nll_k: int | None, nll_n: int | None) -> dict:
-    """``genzoo evaluate`` on the stored weights for each seed: per-metric values, mean, std and floor."""
+def evaluate(folder: Path, n: int, seeds: list[int], nll: bool, nll_k: int | None, nll_n: int | None,
+             sample_seeds: list[int] | None = None) -> dict:
+    """``genzoo evaluate`` on the stored weights for each seed: per-metric values, mean, std and floor.
+    ``sample_seeds`` (default ``seeds``): the seeds of the sample metrics, when sampling is slow."""
     per_seed, floors, extra = [], {}, {}
-    for seed in seeds:
+    sample_seeds = sample_seeds or seeds
+    for seed in sample_seeds:
         r = evaluate_run(folder, n=n, seed=seed, progress=False, write=False)
         per_seed.append(r["metrics"])
         floors = {row["metric"]: row.get("floor") for row in r["rows"]}
@@ -172,7 +175,9 @@ def evaluate(folder: Path, n: int, seeds: list[int], nll: bool, nll_k: int | Non
         metrics[key] = {"value": values[0], "mean": statistics.fmean(values),
                         "std": statistics.stdev(values) if len(values) > 1 else 0.0,
                         "per_seed": values, "floor": floors.get(key)}
-    out = {"n": n, "seeds": seeds, "metrics": metrics, **extra}
+    out = {"n": n, "seeds": sample_seeds, "metrics": metrics, **extra}
+    if nll:
+        out["nll_seeds"] = seeds
     if nll:
         kw = {k: v for k, v in (("nll_k", nll_k), ("nll_n", nll_n)) if v is not None}
         values = []
@@ -257,7 +262,7 @@ def build(args: argparse.Namespace, run: Path) -> Path:
     model = stored.pop("model")
     grid(model, tmp / "grid.png")
     print(f"{name}: evaluating the stored weights (n={args.n}, seeds {args.seeds})", file=sys.stderr, flush=True)
-    ev = evaluate(tmp, args.n, args.seeds, args.nll, args.nll_k, args.nll_n)
+    ev = evaluate(tmp, args.n, args.seeds, args.nll, args.nll_k, args.nll_n, args.sample_seeds)
     headline = args.headline or ("nll" if args.nll else "fid")
     if headline not in ev["metrics"]:
         sys.exit(f"headline metric {headline!r} was not measured ({', '.join(ev['metrics'])})")
@@ -274,6 +279,7 @@ def build(args: argparse.Namespace, run: Path) -> Path:
     build_cmd = f"python scripts/build_zoo_entry.py {name} --run RUN" + "".join(
         f" {flag} {value}" for flag, value in (("--dtype", args.dtype), ("--n", args.n),
                                                ("--seeds", ",".join(map(str, args.seeds))))) \
+        + (f" --sample-seeds {','.join(map(str, args.sample_seeds))}" if args.sample_seeds else "") \
         + "".join(f" --omit {p}" for p in args.omit) + (" --nll" if args.nll else "") \
         + (f" --nll-k {args.nll_k}" if args.nll_k else "") + (f" --nll-n {args.nll_n}" if args.nll_n else "")
     card = {
@@ -293,7 +299,8 @@ def build(args: argparse.Namespace, run: Path) -> Path:
         "storage": stored,
         "evaluation": ev,
         "headline": {"metric": headline, "value": hm["value"], "mean": hm["mean"], "std": hm["std"],
-                     "spread": spread(hm), "floor": hm.get("floor"), "n": ev["n"], "seed": args.seeds[0],
+                     "spread": spread(hm), "floor": hm.get("floor"), "n": ev["n"],
+                     "seed": args.seeds[0] if headline in ("nll", "nll_bits_per_dim", "neg_elbo") else ev["seeds"][0],
                      **({"nll_settings": ev.get("nll_settings", {})} if headline.startswith("nll") else {})},
         "grid": "grid.png",
         "sha256": {rel: sha256_file(tmp / rel) for rel in zoo.VERIFIED},
@@ -333,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--omit", action="append", default=[], help="a state-dict key prefix to leave out (e.g. D.)")
     p.add_argument("--n", type=int, default=10_000, help="samples per evaluation (default 10000)")
     p.add_argument("--seeds", default="0,1,2", help="evaluation seeds (default 0,1,2); the first is the headline's")
+    p.add_argument("--sample-seeds", default=None, help="seeds of the sample metrics (default --seeds)")
     p.add_argument("--nll", action="store_true", help="also measure the test NLL (exact, or the IWAE bound)")
     p.add_argument("--nll-k", type=int, default=None)
     p.add_argument("--nll-n", type=int, default=None)
@@ -343,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.recipe = Path(args.recipe) if args.recipe else ROOT / "recipes" / f"{args.name}.yaml"
     args.seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
+    args.sample_seeds = [int(s) for s in args.sample_seeds.split(",")] if args.sample_seeds else None
     if not args.recipe.is_file():
         sys.exit(f"no recipe {args.recipe}: write recipes/{args.name}.yaml (a genzoo run config) first")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
