@@ -85,7 +85,8 @@ def tiny_zoo(tmp_path, monkeypatch):
     folder = tmp_path / "zoo" / "tiny"
     shutil.copytree(run / "model", folder / "model")
     shutil.copyfile(run / "config.yaml", folder / "config.yaml")
-    (folder / "recipe.yaml").write_text("model: vae\n")
+    (folder / "recipe.yaml").write_text("model: vae\nmodel_config: {z_dim: 2, hidden: [16]}\ndata: {name: digits}\n"
+                                        "train: {steps: 3, batch_size: 32, tensorboard: false}\n")
     card = {"name": "tiny", "model": "vae", "data": "digits", "iterations": 20, "train_minutes": 0.0,
             "trained_on": {"device": "CPU (test)"}, "sha256": {rel: sha256_file(folder / rel) for rel in zoo.VERIFIED},
             "headline": {"metric": "fid", "value": 1.0, "spread": 0.1, "floor": 0.5, "n": 100, "seed": 0}}
@@ -126,6 +127,16 @@ def test_zoo_list_show_and_an_unknown_name(tiny_zoo, capsys):
     assert main(["sample", "zoo:nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no zoo model 'nope'; the zoo has: tiny" in err[0]
+
+
+def test_zoo_train_retrains_from_the_shipped_recipe(tiny_zoo, tmp_path, capsys):
+    assert main(["zoo", "train", "tiny", "--out", str(tmp_path / "runs"), "--no-progress"]) == 0
+    run = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    from genzoo.config import RunConfig
+
+    cfg = RunConfig.load(run / "config.yaml")
+    assert cfg.model == "vae" and cfg.model_config.hidden == (16,) and cfg.data.name == "digits"
+    assert json.loads((run / "model" / "config.json").read_text())["genzoo_model"] == "vae"
 
 
 def test_a_changed_file_is_refused_naming_it(tiny_zoo, capsys):
