@@ -12,7 +12,7 @@
 # Timeline: 0:00 the machine and versions; 0:00-~3:00 gpu_check's throughput grid with the GPU to itself
 # (cells warmed up and compiled by parallel workers, timed one at a time); then, all at once until
 # ~8:15, gpu_check's DCGAN time-to-target and PixelCNN NLL phases and one training per GPU recipe
-# (recipes/{pixelcnn,gated-pixelcnn,pixelrnn,dcgan,nade,made}-mnist.yaml, those that exist), each
+# (recipes/{pixelcnn,gated-pixelcnn,pixelrnn,dcgan,cgan-conv,nade,made}-mnist.yaml, those that exist), each
 # through scripts/build_zoo_entry.py --train-only (which records the machine in provenance.json);
 # a hard deadline sends SIGTERM to whatever still runs at 8:20 (a genzoo run saves and exports on
 # SIGTERM). Last, the runs' model/, config.yaml, log.jsonl, provenance.json and samples.png are
@@ -70,7 +70,7 @@ if [ "$MODE" = dry ]; then
   CHECK_THROUGHPUT=(--smoke --models gan vae --batches 8)
   CHECK_REST=(--smoke)
   TRAIN_EXTRA=(--set train.steps=2 --set train.batch_size=8 --set train.device=cpu --set train.eval_n=100)
-  RECIPES=${RECIPES:-pixelcnn dcgan}  # two of the six: one likelihood model, the GAN whose D is left out
+  RECIPES=${RECIPES:-pixelcnn dcgan}  # two of the seven: one likelihood model, the GAN whose D is left out
   DEADLINE=${DEADLINE:-600}
 else
   export OMP_NUM_THREADS=2  # eight processes at once on 16 cores
@@ -80,7 +80,7 @@ else
   CHECK_THROUGHPUT=(--budget 150 --workers 8 --compile-batches 256)
   CHECK_REST=(--dcgan-minutes 2.5 --dcgan-eval-every 1500 --pixelcnn-minutes 3)
   TRAIN_EXTRA=()
-  RECIPES=${RECIPES:-pixelcnn gated-pixelcnn pixelrnn dcgan nade made}
+  RECIPES=${RECIPES:-pixelcnn gated-pixelcnn pixelrnn dcgan cgan-conv nade made}
   DEADLINE=${DEADLINE:-500}  # seconds after the start; the recipes' 4.5 minutes start at about 3:10
 fi
 export GENZOO_DATA=${GENZOO_DATA:-$HOME/.cache/genzoo}
@@ -116,15 +116,22 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 for f in "$WORK"/*.out; do [ -f "$f" ] && { echo "== $f"; tail -5 "$f"; } >> "$LOG"; done
 
 # 3. Pack what building the entries needs: no checkpoints (optimizer state), no progress grids; the
-# weights as float16 (what the entries store: the build gives the same entry from these).
+# weights as float16 and a GAN's without its D (what the entries store: the build gives the same
+# entry from these).
 say "packing runs"
 "$PY" - "$RUNS" >> "$LOG" 2>&1 <<'EOF'
 import sys
 from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
+import json
 for f in sorted(Path(sys.argv[1]).glob("*/model/model.safetensors")):
     state = load_file(str(f))
+    meta = json.loads((f.parent / "config.json").read_text())
+    if any(k.startswith("G.") for k in state) and any(k.startswith("D.") for k in state):
+        state = {k: v for k, v in state.items() if not k.startswith("D.")}  # a GAN's entry keeps G only
+        meta["omitted"] = ["D."]
+        (f.parent / "config.json").write_text(json.dumps(meta, indent=2))
     save_file({k: v.half() if v.dtype == torch.float32 else v for k, v in state.items()}, str(f))
     print(f, f.stat().st_size)
 EOF

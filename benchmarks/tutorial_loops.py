@@ -224,6 +224,33 @@ def compare(name: str, data, iterations: int, block: int, seed: int = 0) -> dict
             "iterations": len(ours_t) * block}
 
 
+CATEGORIES = (("matrix products", ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul")),
+              ("optimizer", ("aten::_fused_adam_", "aten::_foreach_", "aten::addcdiv_", "aten::addcmul_",
+                             "aten::lerp_", "aten::sqrt", "Optimizer.")))
+
+
+def profile(name: str, data, steps: int, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Each side's operator time for ``steps`` iterations by category (self CPU time, torch.profiler)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for side, loop in (("genzoo", GenzooLoop(name, data, tmp, seed)), ("tutorial", TUTORIAL[name](data.x, seed))):
+            cpu_seconds(loop, 20)
+            with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(steps):
+                    loop.step()
+            shares = {c: 0.0 for c, _ in CATEGORIES} | {"other operators": 0.0}
+            for e in prof.key_averages():
+                if e.key.startswith("Optimizer.") or e.key.startswith("ProfilerStep"):
+                    continue  # wrappers: their operators are counted on their own
+                cat = next((c for c, prefixes in CATEGORIES if e.key.startswith(prefixes)), "other operators")
+                shares[cat] += e.self_cpu_time_total / 1e6 / steps * 1e3  # ms per iteration
+            out[side] = shares
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="*", default=["gan", "vae"], choices=sorted(TUTORIAL))
@@ -231,12 +258,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--block", type=int, default=500, help="iterations per alternating block (default 500)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="instead: where N iterations' operator time goes on each side (ms per iteration)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     from genzoo.data import load_dataset
     from genzoo.data.base import DataConfig
 
     data = load_dataset(DataConfig(name="mnist"), "train")
+    if args.profile:
+        print(f"operator self-CPU time per iteration (ms), torch.profiler over {args.profile} iterations, "
+              f"{torch.get_num_threads()} thread(s); the profiler's own overhead is included")
+        print("| model | side | " + " | ".join(c for c, _ in CATEGORIES) + " | other operators | all operators |")
+        print("|---|---|" + "---|" * (len(CATEGORIES) + 2))
+        for name in args.models:
+            for side, shares in profile(name, data, args.profile, args.seed).items():
+                print(f"| {name} | {side} | " + " | ".join(f"{v:.2f}" for v in shares.values())
+                      + f" | {sum(shares.values()):.2f} |", flush=True)
+        return 0
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), MNIST, batch {MB_SIZE}, "
           f"{args.iterations} iterations per side in alternating blocks of {args.block}; process CPU time")
     print("| model | genzoo CPU s | tutorial CPU s | genzoo / tutorial: median per block (IQR; min-max) | blocks |")

@@ -124,6 +124,7 @@ def training_record(run: Path) -> dict:
 def export(run: Path, folder: Path, dtype: str, omit: list[str]) -> dict:
     """Write the run's model into ``folder/model`` (float32 tensors as ``dtype``, ``omit`` prefixes left out)."""
     meta = json.loads((run / "model" / "config.json").read_text())
+    omit = sorted(set(omit) | set(meta.get("omitted") or []))  # what the run's export already left out stays out
     model = genzoo.load(run / "model")
     state = {}
     for k, v in model.state_dict().items():
