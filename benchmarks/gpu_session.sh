@@ -77,7 +77,7 @@ else
   PY=${PY:-python3}
   # The carried MNIST (bash benchmarks/gpu_session.sh --prepare); the machine has no network.
   if [ -f "$CARRY/genzoo-data/mnist/train.npz" ]; then export GENZOO_DATA=$WORK/genzoo-data; cp -r "$CARRY/genzoo-data" "$WORK/"; fi
-  CHECK_THROUGHPUT=(--budget 150 --workers 8 --compile-batches 256)
+  CHECK_THROUGHPUT=(--budget 165 --workers 8 --compile-batches 256)
   CHECK_REST=(--dcgan-minutes 2.5 --dcgan-eval-every 1500 --pixelcnn-minutes 3)
   TRAIN_EXTRA=()
   RECIPES=${RECIPES:-pixelcnn gated-pixelcnn pixelrnn dcgan cgan-conv nade made}
