@@ -2,6 +2,8 @@
 
     python benchmarks/likelihood_family.py speed                      # images/s at batch 16, 28x28
     python benchmarks/likelihood_family.py nll --models vae,pixelcnn --minutes 5 --n-test 1000 --k 5000
+    python benchmarks/likelihood_family.py seeds --seeds 0,1,2,3,4    # the learning tests' figures per seed
+    python benchmarks/likelihood_family.py repro --variant nade --seed 0 --out /work/runs/repro --hours 2
 
 ``nll`` trains each model for ``--minutes`` of training time on MNIST (data.binarize=dynamic) into
 ``--out``/NAME, then reports the test NLL in nats (± its standard error over the images) on the
@@ -10,6 +12,14 @@ mixtures, the IWAE bound with ``--k`` samples for the VAE family; and the sample
 FID, KID, precision, recall, density, coverage) of ``--fid-n`` samples against the MNIST test set,
 next to two floors: real training images, grey and binarized. Prints a Markdown table.
 ``speed`` timings on a shared CPU are noisy: medians of ``--repeats`` runs.
+``repro`` trains a NADE or MADE row of the binarized-MNIST tables with the papers' protocol: the
+first 50,000 training images binarized once (``data.binarize=static``), the last 10,000 of the
+same draw for validation, early stopping on the validation NLL (stop after ``--look-ahead`` epochs
+without improvement; the best model goes to RUN/model), then the exact test NLL. It is resumable:
+each call trains epochs (``genzoo train --resume``) until ``--hours`` would be exceeded, keeping its
+state in OUT/VARIANT-sSEED/repro.json; call it again to continue.
+``seeds`` runs the recipe of every learning test of the family (the functions the tests call, from
+tests/) for each seed and prints the figures next to the bound each test asserts for seed 0.
 """
 from __future__ import annotations
 
@@ -33,7 +43,12 @@ PUBLISHED = {"vae": "86.76 (Burda et al., k=5000)", "pixelcnn": "81.30 (van den 
              "conv-vae": "-", "cvae": "-", "gmm": "-"}
 # A benchmark name -> (registered model, its config). Names not listed are the model's defaults.
 VARIANTS = {"gmm": ("gmm", {"covariance": "bernoulli", "components": 100}),
-            "pixelrnn-diagonal": ("pixelrnn", {"layer": "diagonal"})}
+            "pixelrnn-diagonal": ("pixelrnn", {"layer": "diagonal"}),
+            # The binarized-MNIST rows of the NADE and MADE papers (docs/reproductions.md).
+            "nade": ("nade", {"hidden": 500}),
+            "made-1hl-1mask": ("made", {"hidden": [8000], "masks": 1}),
+            "made-1hl-32masks": ("made", {"hidden": [8000], "masks": 32}),
+            "made-2hl-32masks": ("made", {"hidden": [8000, 8000], "masks": 32})}
 
 
 def variant(name: str) -> tuple[str, dict]:
@@ -144,9 +159,142 @@ def nll(models: list[str], minutes: float, n_test: int, k: int, fid_n: int, out:
               f"{PUBLISHED.get(name, '-')} |  ({time.time() - t0:.0f} s)", flush=True)
 
 
+def learning_figures() -> dict:
+    """name -> (figure(tmp_dir, seed), what the test asserts): the learning tests' own recipes."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import test_learning as tl
+    import test_likelihood_family as tlf
+    import test_nade_made as tnm
+
+    return {
+        "gmm, 8gaussians: NLL": (tlf.gmm_eight_gaussians_nll, f"< {tlf.GMM_BOUND}"),
+        "vae, grey digits: -ELBO": (tlf.vae_digits_neg_elbo, f"< {tlf.VAE_DIGITS_BOUND}"),
+        "pixelcnn, binarized digits: NLL": (tlf.pixelcnn_digits_nll, f"< {tlf.PIXELCNN_DIGITS_BOUND}"),
+        "vae, binarized digits: -ELBO before, after": (
+            tl.vae_binarized_digits_neg_elbo, f"> {tl.VAE_BEFORE_BOUND}, < {tl.VAE_AFTER_BOUND}"),
+        **{f"{name}, binarized digits: NLL": (lambda d, s, name=name: tnm.digits_nll(name, d, s),
+                                              f"< {tnm.LEARNING[name][2]}") for name in sorted(tnm.LEARNING)},
+    }
+
+
+def seeds(seed_list: list[int], only: str) -> None:
+    """The learning tests' figures for each seed: one Markdown row per test."""
+    import tempfile
+
+    figures = learning_figures()
+    print("| learning test | " + " | ".join(f"seed {s}" for s in seed_list) + " | test asserts (seed 0) |")
+    print("|---|" + "---|" * len(seed_list) + "---|")
+    for name, (figure, bound) in figures.items():
+        if only and not any(word in name for word in only.split(",")):
+            continue
+        t0, cells = time.time(), []
+        for s in seed_list:
+            with tempfile.TemporaryDirectory() as d:
+                value = figure(d, s)
+            cells.append(", ".join(f"{v:.3f}" for v in value) if isinstance(value, tuple) else f"{value:.3f}")
+        print(f"| {name} | " + " | ".join(cells) + f" | {bound} |  ({time.time() - t0:.0f} s)", flush=True)
+
+
+def _valid_nll(model, x: torch.Tensor, batch: int = 500) -> float:
+    """Mean exact NLL (nats) of ``model`` on the binary images ``x``."""
+    model.eval()
+    with torch.no_grad():
+        return -sum(float(model.log_prob(x[i : i + batch]).double().sum()) for i in range(0, len(x), batch)) / len(x)
+
+
+def repro(name: str, seed: int, out: str, hours: float, look_ahead: int, max_epochs: int, batch: int,
+          valid_n: int, valid_every: int, test_draws: int, sets: list[str]) -> None:
+    """Train VARIANT with early stopping on the validation NLL, resumably; the test NLL once it stops."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import genzoo
+    from genzoo.metrics.nll import binarize
+
+    folder = Path(out) / f"{name}-s{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    state_file = folder / "repro.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {
+        "variant": name, "seed": seed, "run": None, "epochs": 0, "history": [], "best_epoch": 0,
+        "best_valid": None, "done": False}
+    model_name, settings = variant(name)
+    train_x = load_dataset(DataConfig(name="mnist", binarize="static"), "train").x
+    valid = train_x[50_000 : 50_000 + valid_n]  # the same draw as the training images, held out
+    per_epoch = -(-50_000 // batch)
+    t0 = time.time()
+    chunk = None
+    genzoo_cli = [sys.executable, "-m", "genzoo"]
+    while not state["done"]:
+        if chunk is not None and time.time() - t0 + chunk > hours * 3600:
+            print(f"{folder}: budget reached after epoch {state['epochs']}; run the same command to continue", flush=True)
+            return
+        t1 = time.time()
+        steps = (state["epochs"] + valid_every) * per_epoch
+        if state["run"] is None:
+            cmd = genzoo_cli + ["train", model_name, "--data", "mnist", "--steps", str(steps), "--out", str(folder),
+                                "--set", "data.binarize=static", "--set", "data.limit=50000",
+                                "--set", f"train.batch_size={batch}", "--set", f"train.seed={seed}",
+                                "--set", f"train.checkpoint_every={per_epoch}", "--set", "train.log_every=100",
+                                "--set", "train.sample_every=100000000", "--set", "train.tensorboard=false",
+                                "--set", "train.grid_size=16"]
+            cmd += [a for k, v in settings.items() for a in ("--set", f"model.{k}={json.dumps(v)}")]
+            cmd += [a for kv in sets for a in ("--set", kv)]
+        else:
+            cmd = genzoo_cli + ["train", "--resume", state["run"], "--steps", str(steps)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
+        state["run"] = state["run"] or done.stdout.strip().splitlines()[-1]
+        run = Path(state["run"])
+        state["epochs"] += valid_every
+        t2 = time.time()
+        model = genzoo.load(run / "model")
+        v = _valid_nll(model, valid)
+        state["history"].append([state["epochs"], round(v, 4), round(t2 - t1, 1), round(time.time() - t2, 1)])
+        if state["best_valid"] is None or v < state["best_valid"]:
+            state["best_valid"], state["best_epoch"] = v, state["epochs"]
+            shutil.copytree(run / "model", folder / "best", dirs_exist_ok=True)
+        stale = state["epochs"] - state["best_epoch"]
+        state["done"] = stale >= look_ahead or state["epochs"] >= max_epochs
+        state_file.write_text(json.dumps(state, indent=1))
+        print(f"epoch {state['epochs']}: valid NLL {v:.3f} (best {state['best_valid']:.3f} at {state['best_epoch']}), "
+              f"{t2 - t1:.0f} s training, {time.time() - t2:.0f} s validation", flush=True)
+        chunk = time.time() - t1
+    run = Path(state["run"])
+    if "test" not in state:
+        # Early stopping: the run's model becomes the best one, so `genzoo evaluate RUN` reports it.
+        shutil.copytree(folder / "best", run / "model", dirs_exist_ok=True)
+        model = genzoo.load(run / "model")
+        test = load_dataset(DataConfig(name="mnist"), "test").x
+        state["test"] = {str(d): evaluate_nll(model, test, binarization="dynamic", seed=d, batch_size=500,
+                                              progress=False)["nll"] for d in range(test_draws)}
+        state_file.write_text(json.dumps(state, indent=1))
+    t = state["test"]
+    print(f"| {name} | {seed} | {state['best_epoch']} of {state['epochs']} | {state['best_valid']:.2f} | "
+          f"{t['0']:.2f} | " + ", ".join(f"{t[k]:.2f}" for k in sorted(t)) + " |", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["speed", "nll"])
+    p.add_argument("what", choices=["speed", "nll", "seeds", "repro"])
+    p.add_argument("--variant", default="nade", help="repro: " + ", ".join(v for v in VARIANTS if "ade" in v))
+    p.add_argument("--seed", type=int, default=0, help="repro: train.seed")
+    p.add_argument("--hours", type=float, default=2.0, help="repro: stop before an epoch would pass this")
+    p.add_argument("--look-ahead", type=int, default=30, help="repro: epochs without a better validation NLL")
+    p.add_argument("--max-epochs", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--valid-n", type=int, default=10_000, help="repro: validation images (of the held-out 10,000)")
+    p.add_argument("--valid-every", type=int, default=1, help="repro: epochs between validations")
+    p.add_argument("--test-draws", type=int, default=5, help="repro: binarizations of the test set (seeds 0..N-1)")
+    p.add_argument("--set", action="append", default=[], help="repro: extra genzoo --set for the first call")
+    p.add_argument("--seeds", default="0,1,2,3,4", help="seeds: the seeds to run")
+    p.add_argument("--only", default="", help="seeds: comma-separated words; run the tests whose name has one")
     p.add_argument("--models", default=DEFAULT_MODELS)
     p.add_argument("--full-naive", default="pixelcnn", help="speed: models whose naive sampling is timed in full")
     p.add_argument("--minutes", type=float, default=3.0)
@@ -160,7 +308,13 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=16)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    if a.what == "speed":
+    if a.what == "repro":
+        out = a.out if a.out != "runs/likelihood" else "runs/repro"
+        repro(a.variant, a.seed, out, a.hours, a.look_ahead, a.max_epochs, a.batch_size, a.valid_n, a.valid_every,
+              a.test_draws, a.set)
+    elif a.what == "seeds":
+        seeds([int(v) for v in a.seeds.split(",")], a.only)
+    elif a.what == "speed":
         models = [m for m in a.models.split(",") if m in AR_MODELS]  # the autoregressive ones, in the order given
         speed(a.repeats, a.batch, models, set(a.full_naive.split(",")) if a.full_naive else set())
     else:

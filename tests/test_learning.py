@@ -20,9 +20,14 @@ def test_gan_covers_the_modes_of_8gaussians(tmp_path):
     assert m["high_quality_fraction"] >= 0.2, m
 
 
-def test_vae_reaches_a_stated_elbo_on_binarized_digits(tmp_path):
+VAE_BEFORE_BOUND = 40.0  # -ELBO of the untrained VAE is above this
+VAE_AFTER_BOUND = 26.0  # and below this after training
+
+
+def vae_binarized_digits_neg_elbo(tmp_path, seed: int = 0) -> tuple[float, float]:
+    """-ELBO (nats, mean of 10 draws) on binarized digits before and after 1500 steps of the default-width VAE."""
     torch.set_num_threads(1)
-    cfg = run_config("vae", {"z_dim": 16}, "digits", steps=1500, batch_size=64).override(["data.binarize=static"])
+    cfg = run_config("vae", {"z_dim": 16}, "digits", steps=1500, batch_size=64, seed=seed).override(["data.binarize=static"])
     trainer = Trainer(cfg, tmp_path, progress=False)
     test = load_dataset(cfg.data, "test")
     torch.manual_seed(0)
@@ -31,5 +36,10 @@ def test_vae_reaches_a_stated_elbo_on_binarized_digits(tmp_path):
     trainer.fit()
     with torch.no_grad():
         after = -torch.stack([trainer.model.elbo(test.x) for _ in range(10)]).mean()
-    # Measured: about 45 nats untrained and 23.8 nats after 1500 steps (64 binary pixels per image).
-    assert before > 40 and after < 26, (float(before), float(after))
+    return float(before), float(after)
+
+
+def test_vae_reaches_a_stated_elbo_on_binarized_digits(tmp_path):
+    # 64 binary pixels per image: -ELBO ~45 nats untrained; the bounds sit outside seeds 0-4 (docs/benchmarks.md).
+    before, after = vae_binarized_digits_neg_elbo(tmp_path)
+    assert before > VAE_BEFORE_BOUND and after < VAE_AFTER_BOUND, (before, after)
