@@ -48,7 +48,10 @@ VARIANTS = {"gmm": ("gmm", {"covariance": "bernoulli", "components": 100}),
             "nade": ("nade", {"hidden": 500}),
             "made-1hl-1mask": ("made", {"hidden": [8000], "masks": 1}),
             "made-1hl-32masks": ("made", {"hidden": [8000], "masks": 32}),
-            "made-2hl-32masks": ("made", {"hidden": [8000, 8000], "masks": 32})}
+            "made-2hl-32masks": ("made", {"hidden": [8000, 8000], "masks": 32}),
+            # The paper's figure 2 setting: one layer of 500 units, 1 or 32 masks.
+            "made-500-1mask": ("made", {"hidden": [500], "masks": 1}),
+            "made-500-32masks": ("made", {"hidden": [500], "masks": 32})}
 
 
 def variant(name: str) -> tuple[str, dict]:
