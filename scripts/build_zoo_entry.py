@@ -147,9 +147,10 @@ def export(run: Path, folder: Path, dtype: str, omit: list[str]) -> dict:
 
 
 def grid(model, path: Path, seed: int = 0, n: int = 64) -> None:
-    """64 samples from seed 0; a class-conditional model draws one class per row."""
+    """64 samples from seed 0; a class-conditional model draws 100, one class per row."""
     labels, nrow = None, None
     if model.conditional and model.num_classes:
+        n = 100
         nrow = math.ceil(math.sqrt(n))
         labels = (torch.arange(n) // nrow) % model.num_classes
     with torch.no_grad():
@@ -166,7 +167,8 @@ def evaluate(folder: Path, n: int, seeds: list[int], nll: bool, nll_k: int | Non
     for seed in sample_seeds:
         r = evaluate_run(folder, n=n, seed=seed, progress=False, write=False)
         per_seed.append(r["metrics"])
-        floors = {row["metric"]: row.get("floor") for row in r["rows"]}
+        if not floors:  # the floor at the first seed, like the value: the same training-image subset
+            floors = {row["metric"]: row.get("floor") for row in r["rows"]}
         extra = {"feature_network": r.get("feature_network"), "floor_source": r.get("floor_source")}
     metrics = {}
     for key in per_seed[0]:
@@ -204,7 +206,7 @@ def spread(m: dict) -> float:
 def card_markdown(card: dict) -> str:
     h, t, s = card["headline"], card["trained_on"], card["storage"]
     lines = [f"# {card['name']}", "", card["summary"], "",
-             f"![64 samples, seed 0](grid.png)", "",
+             "![samples, seed 0](grid.png)", "",
              "## How it was trained", "",
              f"- command: `{card['command']}` (recipe `{card['recipe']}`, sha256 `{card['recipe_sha256'][:16]}...`)",
              f"- retrain: `genzoo zoo train {card['name']}`; rebuild this entry: `{card['build_command']}`",
@@ -294,6 +296,7 @@ def build(args: argparse.Namespace, run: Path) -> Path:
         "recipe_sha256": sha256_file(recipe),
         "build_command": build_cmd,
         "built": datetime.datetime.now().isoformat(timespec="seconds"),
+        "built_at_commit": _git_commit(),
         "trained_on": trained_on,
         **record,
         "train_minutes": round(record["train_seconds"] / 60, 2),
