@@ -12,6 +12,11 @@ deviation ``instance_noise * max(0, 1 - step / instance_noise_steps)`` added to 
 real and fake alike, so the two distributions overlap early in training and D cannot separate
 them perfectly; it anneals to zero.
 
+R1 (Mescheder, Geiger & Nowozin, "Which Training Methods for GANs do actually Converge?", ICML
+2018): with ``r1 = gamma > 0`` D's loss gains (gamma / 2) E_x ||grad_x D(x)||^2 on the real
+inputs D judges (after instance noise and packing; x in genzoo's [0, 1] pixels), which keeps D
+flat on the data so that the game settles instead of circling; any objective takes it.
+
 Packing (PacGAN; Lin, Khetan, Fanti & Oh, NeurIPS 2018): with ``pack=m`` D judges m samples at
 once, all real or all generated, concatenated along their first axis (m x 2 coordinates of
 points, m x C channels of images). A generator that drops modes makes packs whose members are
@@ -56,6 +61,7 @@ class GANConfig:
     instance_noise: NonNegativeFloat = 0.0  # initial std of the noise added to D's inputs; 0 turns it off
     instance_noise_steps: PositiveInt = 10_000  # steps over which it anneals linearly to 0
     pack: PositiveInt = 1  # PacGAN: D judges this many samples concatenated (1: the usual single-sample D)
+    r1: NonNegativeFloat = 0.0  # gamma of the R1 penalty (gamma / 2) E||grad_x D(x)||^2 on real data; 0 turns it off
 
 
 @dataclass(frozen=True)
@@ -236,10 +242,21 @@ class AdversarialModel(GenerativeModel):
         if penalty is not None:
             out["gradient_penalty"] = penalty.detach()
             loss = loss + penalty
+        if self.config.r1 > 0:
+            r1 = self.r1_penalty(critic, real)
+            out["r1_penalty"] = r1.detach()
+            loss = loss + r1
         out["discriminator"] = loss
         out["d_accuracy"] = self.objective.accuracy(D_real.detach(), D_fake.detach())
         out["d_real"], out["d_fake"] = D_real.detach().mean(), D_fake.detach().mean()
         return out
+
+    def r1_penalty(self, critic: Callable[..., torch.Tensor], real) -> torch.Tensor:
+        """(r1 / 2) E ||grad D||^2 at the real inputs ``real`` (one tensor, or a tuple that ``critic(*real)`` takes)."""
+        reals = real if isinstance(real, (tuple, list)) else (real,)
+        x = [r.detach().requires_grad_(True) for r in reals]
+        grads = torch.autograd.grad(critic(*x).sum(), x, create_graph=True)
+        return 0.5 * self.config.r1 * torch.cat([g.flatten(1) for g in grads], dim=1).pow(2).sum(1).mean()
 
     def on_step_end(self, group: str) -> None:
         if group == "discriminator" and self.objective.clip is not None:
