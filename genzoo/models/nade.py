@@ -41,8 +41,7 @@ LN2 = math.log(2.0)
 
 def raster_order(shape: tuple[int, ...]) -> torch.Tensor:
     """Flat indices of a (C, H, W) image in raster order, channel by channel within a pixel, (D,)."""
-    C = shape[0]
-    rest = int(torch.tensor(shape[1:]).prod())
+    C, rest = shape[0], math.prod(shape[1:])
     return torch.arange(C * rest).view(C, rest).t().reshape(-1)
 
 
@@ -54,6 +53,7 @@ def uniforms(generator: torch.Generator | None, shape: tuple[int, ...], device: 
 
 
 def check_images(model: GenerativeModel) -> None:
+    """One error line for data that is not images (NADE and MADE model binary pixels)."""
     if not model.is_image:
         raise GenzooError(f"{model.registry_name} models binary images (C, H, W), not data of shape {model.data_shape}")
 
