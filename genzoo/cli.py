@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--real", action="store_true", help="the real-data floor: training images against the test set")
     ev.add_argument("--data", default=None,
                     help="the reference dataset for a folder of images or --real (default mnist); a run uses its own")
-    ev.add_argument("--n", type=int, default=10_000, help="samples to draw / images to use")
+    ev.add_argument("--n", type=int, default=None,
+                    help="samples to draw / images to use (default 10000; 2500 for 2-D toy data, the standard mode metric)")
     ev.add_argument("--metrics", default=None, help="comma-separated: fid,kid,prdc,classifier_score,label_accuracy,nll,modes,mmd")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--nll-k", type=int, default=None, help="importance samples for the IWAE bound (default 5000)")

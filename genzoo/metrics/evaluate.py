@@ -20,6 +20,9 @@ from .features import FeatureExtractor, feature_extractor
 
 IMAGE_METRICS = ("fid", "kid", "prdc", "classifier_score")
 TOY_METRICS = ("modes", "mmd")
+# Samples drawn when none is given: the image metrics' usual 10,000, and the 2,500 of the standard
+# 2-D mode metric (VEEGAN, PacGAN; genzoo/metrics/toy.py) for toy data.
+IMAGE_N, TOY_N = 10_000, 2_500
 KNOWN_METRICS = IMAGE_METRICS + TOY_METRICS + ("nll", "label_accuracy")
 # The samples (or images) one evaluation takes: at least 10 (the classifier score's 10 splits, PRDC's
 # k = 5 neighbours), at most 100,000 (their features are kept for KID and PRDC, whose cost grows as n^2).
@@ -349,7 +352,7 @@ def sample_features(model, n: int, extractor: FeatureExtractor, seed: int = 0, b
 
 def evaluate_run(
     run: str | Path,
-    n: int = 10_000,
+    n: int | None = None,
     metrics: str | list[str] | None = None,
     seed: int = 0,
     batch_size: int = 500,
@@ -361,6 +364,8 @@ def evaluate_run(
     write: bool = True,
 ) -> dict:
     """Evaluate a run: sample ``n`` from ``RUN/model``, compute ``metrics``, write ``RUN/metrics.json``.
+
+    ``n`` None: 2,500 samples for 2-D toy data (the standard mode metric), 10,000 for images.
 
     ``nll`` (only when asked: it is slow) uses the test split as the run prepared its data,
     dynamically binarized when the run trained on binarized data; ``nll_k`` importance samples for
@@ -379,6 +384,7 @@ def evaluate_run(
     data = cfg.data.name
     model = genzoo.load(run / "model")
     toy = len(model.data_shape) == 1
+    n = n if n is not None else (TOY_N if toy else IMAGE_N)
     if not MIN_N <= n <= MAX_N:
         raise GenzooError(f"n must be in {MIN_N}..{MAX_N}, not {n}")
     names = parse_metrics(metrics, toy)
@@ -518,7 +524,7 @@ def evaluate_command(
     target: str | Path | None = None,
     real: bool = False,
     data: str = "mnist",
-    n: int = 10_000,
+    n: int | None = None,
     metrics: str | list[str] | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -530,6 +536,7 @@ def evaluate_command(
     images (``evaluate_folder``, against ``data``). Extra keyword arguments go to that function.
     """
     if real:
+        n = n if n is not None else (TOY_N if _is_toy(data) else IMAGE_N)
         return evaluate_real(data, n, metrics, seed, progress, **kwargs)
     if target is None:
         raise GenzooError("evaluate needs a run folder, a folder of images, or --real")
@@ -537,7 +544,7 @@ def evaluate_command(
     if (path / "config.yaml").is_file():
         return evaluate_run(path, n, metrics, seed, progress=progress, **kwargs)
     if path.is_dir():
-        return evaluate_folder(path, data, n, metrics, seed, progress, **kwargs)
+        return evaluate_folder(path, data, IMAGE_N if n is None else n, metrics, seed, progress, **kwargs)
     raise GenzooError(f"{path} is neither a run folder (with config.yaml) nor a folder of images")
 
 
