@@ -61,6 +61,13 @@ CANDIDATES: dict[str, dict] = {
     "w32-ema-hinge-pack2": candidate({"width": 32, "loss": "hinge", "pack": 2}, {"ema": 0.999}),
     "w32-ema-noise": candidate({"width": 32, "instance_noise": 0.1, "instance_noise_steps": 10_000}, {"ema": 0.999}),
     "w16-ema-pack2": candidate({"width": 16, "pack": 2}, {"ema": 0.999}),
+    # R1 on D (Mescheder et al. 2018), gamma in genzoo's [0, 1] pixels
+    "w32-ema-r1": candidate({"width": 32, "r1": 1.0}, {"ema": 0.999}),
+    "w32-ema-r10": candidate({"width": 32, "r1": 10.0}, {"ema": 0.999}),
+    "w32-ema-r1-lr2e-4": candidate({"width": 32, "r1": 1.0, "lr": 2e-4}, {"ema": 0.999}),
+    "w32-ema-r1-pack2": candidate({"width": 32, "r1": 1.0, "pack": 2}, {"ema": 0.999}),
+    "w32-ema-wgangp-d2": candidate({"width": 32, "loss": "wgan-gp", "optimizer": "adam", "lr": 2e-4,
+                                    "betas": [0.5, 0.9], "d_steps": 2}, {"ema": 0.999}),
 }
 
 BAND = (0.08, 0.12)  # "10 ± 2 % per digit"

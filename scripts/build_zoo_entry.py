@@ -164,14 +164,14 @@ def evaluate(folder: Path, n: int, seeds: list[int], nll: bool, nll_k: int | Non
     ``sample_seeds`` (default ``seeds``): the seeds of the sample metrics, when sampling is slow."""
     per_seed, floors, extra = [], {}, {}
     sample_seeds = sample_seeds or seeds
-    for seed in sample_seeds:
+    for seed in sample_seeds if n else []:  # n 0: no sample metrics (an autoregressive sampler on a CPU)
         r = evaluate_run(folder, n=n, seed=seed, progress=False, write=False)
         per_seed.append(r["metrics"])
         if not floors:  # the floor at the first seed, like the value: the same training-image subset
             floors = {row["metric"]: row.get("floor") for row in r["rows"]}
         extra = {"feature_network": r.get("feature_network"), "floor_source": r.get("floor_source")}
     metrics = {}
-    for key in per_seed[0]:
+    for key in per_seed[0] if per_seed else []:
         values = [m[key] for m in per_seed if isinstance(m.get(key), (int, float))]
         if len(values) != len(per_seed):
             continue
@@ -187,7 +187,8 @@ def evaluate(folder: Path, n: int, seeds: list[int], nll: bool, nll_k: int | Non
         for seed in seeds:
             r = evaluate_run(folder, metrics="nll", seed=seed, progress=False, write=False, **kw)
             values.append(r["metrics"])
-            out["nll_method"] = {k: r["nll"].get(k) for k in ("nll_method", "n", "binarization", "k") if k in r["nll"]}
+            out.setdefault("nll_method", {k: r["nll"].get(k) for k in ("nll_method", "n", "binarization", "k")
+                                          if k in r["nll"]})  # as measured at the first seed
         for key in ("nll", "nll_bits_per_dim", "neg_elbo"):
             vals = [v[key] for v in values if isinstance(v.get(key), (int, float))]
             if len(vals) == len(values):
@@ -342,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=None, help="passed to genzoo train as its budget")
     p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16", help="storage of float32 tensors")
     p.add_argument("--omit", action="append", default=[], help="a state-dict key prefix to leave out (e.g. D.)")
-    p.add_argument("--n", type=int, default=10_000, help="samples per evaluation (default 10000)")
+    p.add_argument("--n", type=int, default=10_000,
+                   help="samples per evaluation (default 10000; 0: no sample metrics, for a slow sampler with --nll)")
     p.add_argument("--seeds", default="0,1,2", help="evaluation seeds (default 0,1,2); the first is the headline's")
     p.add_argument("--sample-seeds", default=None, help="seeds of the sample metrics (default --seeds)")
     p.add_argument("--nll", action="store_true", help="also measure the test NLL (exact, or the IWAE bound)")
