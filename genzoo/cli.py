@@ -300,7 +300,8 @@ def cmd_train(args) -> None:
     try:
         run = train(cfg, out=args.out, resume=args.resume, progress=not args.no_progress)
     except RunInterrupted as e:  # saved; the folder is still the output, the exit status says it is unfinished
-        print(e.run_dir)
+        with contextlib.suppress(BrokenPipeError):  # a parent that was stopped too no longer reads
+            print(e.run_dir, flush=True)
         raise
     print(run)
 
@@ -623,4 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`| head`, a killed parent): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 141
     return 0
