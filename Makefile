@@ -30,7 +30,7 @@ demo: install
 
 ## The test suite (slow tests excluded; `make test-all` runs them too).
 test: install
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow" --durations=15 $(PYTEST_ARGS)
 
 test-all: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
