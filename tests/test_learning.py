@@ -2,22 +2,18 @@
 import torch
 
 from genzoo.data import load_dataset
-from genzoo.metrics.toy import mode_metrics
 from genzoo.train import Trainer
 from helpers import run_config
 
 
-def test_gan_covers_the_modes_of_8gaussians(tmp_path):
-    torch.set_num_threads(1)
-    model = {"z_dim": 2, "g_hidden": [256, 256], "d_hidden": [256, 256], "lr": 2e-4, "betas": [0.5, 0.999]}
-    trainer = Trainer(run_config("gan", model, "8gaussians", steps=1500, batch_size=256, log_every=100), tmp_path,
-                      progress=False)
-    trainer.fit()
-    x = trainer.model.sample(2500, torch.Generator().manual_seed(0))
-    # A mode counts as covered when it holds at least 1% of the samples within 3 std of it.
-    m = mode_metrics(x, trainer.data.modes, trainer.data.mode_std, min_count=25)
-    assert m["modes_covered"] >= 6, m
-    assert m["high_quality_fraction"] >= 0.2, m
+def test_gan_covers_the_modes_of_the_ring(tmp_path):
+    # The non-saturating MLP GAN on the PacGAN/VEEGAN ring (8 modes, std 0.01), the standard metric on
+    # 2,500 samples; the recipe, the other objectives and the per-seed figures: tests/test_gan_family.py.
+    from test_gan_family import RING_BARS, ring_figures
+
+    m = ring_figures("nonsaturating", 0, tmp_path)
+    _n_std, modes, hq, kl = RING_BARS["nonsaturating"]
+    assert m["modes_covered"] >= modes and m["high_quality_fraction"] >= hq and m["mode_kl"] <= kl, m
 
 
 VAE_BEFORE_BOUND = 40.0  # -ELBO of the untrained VAE is above this
