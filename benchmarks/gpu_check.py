@@ -81,13 +81,9 @@ def environment(device: torch.device) -> dict:
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from genzoo.sysinfo import cpu_model
+
+    return cpu_model()
 
 
 def _commit() -> str | None:

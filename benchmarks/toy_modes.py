@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import statistics
 import sys
 import tempfile
@@ -94,13 +93,9 @@ def setting(preset: str, loss: str, pack: int) -> tuple[dict, dict]:
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from genzoo.sysinfo import cpu_model
+
+    return cpu_model()
 
 
 def key(row: dict) -> tuple:

@@ -25,7 +25,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -51,14 +50,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def machine() -> dict:
     """This machine: CPU model and cores, GPU (if torch sees one), torch and genzoo versions, threads."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from genzoo.sysinfo import cpu_model
+
+    cpu = cpu_model()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"cpu": cpu, "cpu_cores": os.cpu_count(), "gpu": gpu, "device": gpu or f"CPU ({cpu})",
             "torch": torch.__version__, "genzoo": genzoo.__version__, "threads": torch.get_num_threads(),
