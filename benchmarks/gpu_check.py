@@ -48,6 +48,9 @@ from genzoo.data.base import DataConfig  # noqa: E402
 from genzoo.models.base import Batch  # noqa: E402
 from genzoo.registry import get_model_class, model_names  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from throughput import TrainerLoop  # noqa: E402  (the trainer's hot loop, shared with the CPU benchmark)
+
 PHASES = ("env", "throughput", "dcgan", "pixelcnn")
 # --smoke: tiny versions of a few models on the 8x8 digits, so every code path runs on a CPU in seconds.
 SMOKE_MODELS = {
@@ -153,24 +156,6 @@ class PlainLoop:
                 loss.backward()
                 opt.step()
                 self.model.on_step_end(group.name)
-
-
-class TrainerLoop:
-    """The trainer's hot loop as ``fit()`` runs it (train_step, the scalar window, a flush every 100 steps)."""
-
-    def __init__(self, config: RunConfig, data, run_dir: str) -> None:
-        from genzoo.train import Trainer
-
-        self.trainer = Trainer(config, run_dir, data=data, progress=False)
-        self.trainer.model.train()
-
-    def step(self) -> None:
-        t = self.trainer
-        scalars = t.train_step()
-        t.step += 1
-        t._window.append((t.step, scalars))
-        if t.step % t.config.train.log_every == 0:
-            t._flush_scalars()
 
 
 def timed_window(loop, device: torch.device, window: float, min_steps: int = 3) -> tuple[int, float]:

@@ -79,9 +79,7 @@ class TrainerLoop:
 
     def step(self) -> None:
         t = self.trainer
-        scalars = t.train_step()
-        t.step += 1
-        t._window.append((t.step, scalars))
+        t.advance()
         if t.step % self.log_every == 0:
             t._flush_scalars()  # the host sync the trainer does once per log window
 

@@ -180,22 +180,16 @@ class GenzooLoop:
         from genzoo.config import RunConfig, TrainConfig
         from genzoo.data.base import DataConfig
         from genzoo.registry import get_model_class
-        from genzoo.train import Trainer
+        from throughput import TrainerLoop
 
         train = TrainConfig(batch_size=MB_SIZE, seed=seed, device="cpu", log_every=100, tensorboard=False,
                             sample_every=10**9, checkpoint_every=10**9)
         config = RunConfig(name, get_model_class(name).Config(), DataConfig(name="mnist"), train)
-        self.trainer = Trainer(config, run_dir, data=data, progress=False)
-        self.trainer.model.train()
-        self.log_every = train.log_every
+        self.loop = TrainerLoop(config, data, run_dir)
+        self.trainer = self.loop.trainer
 
     def step(self) -> None:
-        t = self.trainer
-        scalars = t.train_step()
-        t.step += 1
-        t._window.append((t.step, scalars))
-        if t.step % self.log_every == 0:
-            t._flush_scalars()  # the host sync fit() does once per log window
+        self.loop.step()
 
 
 def cpu_seconds(loop, n: int) -> float:

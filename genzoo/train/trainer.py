@@ -490,6 +490,14 @@ class Trainer:
     def _backward(self, i: int, loss: torch.Tensor) -> None:
         (self.scalers[i].scale(loss) if self.scalers else loss).backward()
 
+    def advance(self) -> dict[str, torch.Tensor]:
+        """One iteration as ``fit`` runs it: ``train_step``, the step count, the scalars kept for the log window."""
+        self.model.global_step = self.step
+        scalars = self.train_step()
+        self.step += 1
+        self._window.append((self.step, scalars))
+        return scalars
+
     def _flush_scalars(self) -> dict[str, float]:
         """Move the buffered scalars to the host, check them, log their means."""
         if not self._window:
@@ -637,10 +645,7 @@ class Trainer:
             while self.step < tc.steps:
                 if self._should_stop():
                     break
-                self.model.global_step = self.step
-                scalars = self.train_step()
-                self.step += 1
-                self._window.append((self.step, scalars))
+                self.advance()
                 bar.update(1)
                 if self.step % tc.log_every == 0:
                     self._log(bar)
