@@ -8,6 +8,9 @@ Train the runs with the recipe (docs/reproductions.md)::
 
     genzoo train --config recipes/ssgan-salimans2016.yaml --set train.seed=1 --set model.labelled_seed=1
     python benchmarks/ssgan_accuracy.py runs/ssgan-mnist-001 runs/ssgan-mnist-002 --json out.json
+
+A model without checkpoints (a zoo entry such as ``zoo:ssgan-mnist``, or an exported ``model/``
+folder) is scored as stored: ``python benchmarks/ssgan_accuracy.py --stored zoo:ssgan-mnist``.
 """
 from __future__ import annotations
 
@@ -88,7 +91,9 @@ def table(rows: list[dict], n_test: int) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", type=Path, help="run folders of ssgan trainings on MNIST")
+    p.add_argument("runs", nargs="+", help="run folders of ssgan trainings on MNIST (with --stored: any model)")
+    p.add_argument("--stored", action="store_true",
+                   help="score each model as stored (a zoo name or a model folder), not its checkpoints")
     p.add_argument("--checkpoints", action="store_true", help="also score every kept checkpoint (a curve)")
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--threads", type=int, default=1)
@@ -97,8 +102,18 @@ def main() -> None:
     from genzoo.data import DataConfig, load_dataset
 
     test = load_dataset(DataConfig(name="mnist"), "test")
+    if args.stored:
+        import genzoo
+
+        for name in args.runs:
+            model = genzoo.load(name)
+            if model.registry_name != "ssgan":
+                raise SystemExit(f"{name} holds a {model.registry_name} model, not ssgan")
+            errors = test_errors(model, test.x, test.y)
+            print(f"{name}: {errors} test errors of {len(test.y)}, accuracy {100 * (1 - errors / len(test.y)):.2f} %")
+        return
     rows = []
-    for run in args.runs:
+    for run in map(Path, args.runs):
         rows.append(score_run(run, test, args.checkpoints))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     if args.json:

@@ -17,6 +17,12 @@ RUN/provenance.json). Building then:
    the sha256 of every verified file, and replaces genzoo/zoo/NAME/ in one rename.
 
 An entry must stay within 5 MiB and the zoo within 40 MiB (checked).
+
+The card's summary is the recipe's opening comment (or ``--summary``); ``--note`` adds a line under
+"Notes" (a figure measured outside ``genzoo evaluate``, with its command). ``--restamp`` rewrites an
+existing entry's card.json and card.md with a new summary and notes, measuring nothing again:
+
+    python scripts/build_zoo_entry.py ssgan-mnist --restamp --note "Test accuracy ... (command)"
 """
 from __future__ import annotations
 
@@ -211,6 +217,20 @@ def _measures(card: dict) -> str:
             f"{card['data']} training images against the test set):")
 
 
+def recipe_summary(recipe: Path, name: str) -> str | None:
+    """The recipe's opening comment up to its Train:/Entry: lines, without the leading ``NAME:``."""
+    words = []
+    for line in recipe.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        text = line.lstrip("#").strip()
+        if not text or text.startswith(("Train:", "Entry:")):
+            break
+        words.append(text)
+    summary = " ".join(words).removeprefix(f"{name}:").strip()
+    return summary[:1].upper() + summary[1:] if summary else None
+
+
 def card_markdown(card: dict) -> str:
     h, t, s = card["headline"], card["trained_on"], card["storage"]
     lines = [f"# {card['name']}", "", card["summary"], "",
@@ -242,6 +262,8 @@ def card_markdown(card: dict) -> str:
     if card["evaluation"].get("nll_method"):
         m = card["evaluation"]["nll_method"]
         lines.append(f"NLL: {m.get('nll_method')} on {m.get('n')} test images, binarization {m.get('binarization')}.")
+    if card.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in card["notes"]]
     lines += ["", "## Files", "", "| file | sha256 (checked at every load) |", "|---|---|"]
     lines += [f"| {k} | `{v}` |" for k, v in card["sha256"].items()]
     return "\n".join(lines) + "\n"
@@ -295,7 +317,9 @@ def build(args: argparse.Namespace, run: Path) -> Path:
         "name": name,
         "model": cfg.model,
         "data": cfg.data.name,
-        "summary": args.summary or f"`{cfg.model}` trained on {cfg.data.name} from recipes/{name}.yaml.",
+        "summary": args.summary or recipe_summary(recipe, name)
+        or f"`{cfg.model}` trained on {cfg.data.name} from recipes/{name}.yaml.",
+        "notes": list(args.note),
         "command": provenance.get("command") or f"genzoo train --config recipes/{name}.yaml",
         "recipe": _rel(recipe),
         "recipe_sha256": sha256_file(recipe),
@@ -334,6 +358,22 @@ def build(args: argparse.Namespace, run: Path) -> Path:
     return final
 
 
+def restamp(entry: Path, args: argparse.Namespace) -> None:
+    """New summary (``--summary`` or the recipe's comment) and notes (``--note``, if any) for a built entry."""
+    from genzoo.files import atomic_write
+
+    path = entry / "card.json"
+    if not path.is_file():
+        sys.exit(f"{entry}: no card.json (build the entry first)")
+    card = json.loads(path.read_text())
+    card["summary"] = args.summary or recipe_summary(entry / "recipe.yaml", args.name) or card["summary"]
+    if args.note:
+        card["notes"] = list(args.note)
+    atomic_write(path, json.dumps(card, indent=2) + "\n")
+    atomic_write(entry / "card.md", card_markdown(card))
+    print(f"{entry}: card restamped")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n", 2)[2])
@@ -356,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nll-n", type=int, default=None)
     p.add_argument("--headline", default=None, help="the headline metric (default nll with --nll, else fid)")
     p.add_argument("--summary", default=None, help="one sentence for the card")
+    p.add_argument("--note", action="append", default=[], help="a line for the card's Notes (repeatable)")
+    p.add_argument("--restamp", action="store_true",
+                   help="rewrite an existing entry's summary and notes (card.json, card.md); measure nothing")
     p.add_argument("--trained-on", default=None, help="the training device, when the run has no provenance.json")
     p.add_argument("--zoo-dir", default=str(zoo.ZOO_DIR), help="where entries go (default genzoo/zoo)")
     args = p.parse_args(argv)
@@ -364,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     args.sample_seeds = [int(s) for s in args.sample_seeds.split(",")] if args.sample_seeds else None
     if not args.recipe.is_file():
         sys.exit(f"no recipe {args.recipe}: write recipes/{args.name}.yaml (a genzoo run config) first")
+    if args.restamp:
+        restamp(Path(args.zoo_dir) / args.name, args)
+        return 0
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
     if args.run:
         run = Path(args.run)
