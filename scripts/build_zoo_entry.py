@@ -20,7 +20,8 @@ An entry must stay within 5 MiB and the zoo within 40 MiB (checked).
 
 The card's summary is the recipe's opening comment (or ``--summary``); ``--note`` adds a line under
 "Notes" (a figure measured outside ``genzoo evaluate``, with its command). ``--restamp`` rewrites an
-existing entry's card.json and card.md with a new summary and notes, measuring nothing again:
+existing entry's card.json and card.md with a new summary and notes, measuring nothing again (and
+takes in the recipe's edited comments, refusing a recipe whose settings changed):
 
     python scripts/build_zoo_entry.py ssgan-mnist --restamp --note "Test accuracy ... (command)"
 """
@@ -39,6 +40,7 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 from safetensors.torch import save_file
 
 import genzoo
@@ -366,6 +368,13 @@ def restamp(entry: Path, args: argparse.Namespace) -> None:
     if not path.is_file():
         sys.exit(f"{entry}: no card.json (build the entry first)")
     card = json.loads(path.read_text())
+    recipe = Path(args.recipe)
+    if recipe.is_file() and sha256_file(recipe) != card["recipe_sha256"]:
+        # Only the comments may differ: the settings that trained the entry are the same.
+        if yaml.safe_load(recipe.read_text()) != yaml.safe_load((entry / "recipe.yaml").read_text()):
+            sys.exit(f"{recipe} changed the settings that trained {args.name}: retrain and rebuild the entry")
+        shutil.copyfile(recipe, entry / "recipe.yaml")
+        card["recipe_sha256"] = sha256_file(recipe)
     card["summary"] = args.summary or recipe_summary(entry / "recipe.yaml", args.name) or card["summary"]
     if args.note:
         card["notes"] = list(args.note)
