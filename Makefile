@@ -18,15 +18,15 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## The first run (about 3 minutes after the set-up): the zoo's class-conditional GAN recipe for 2 minutes
-## of training into runs/cgan-mnist-NNN/ (samples.png: one digit per column), its FID next to the
+## The first run (about 3 minutes after the set-up): the zoo's conditional VAE recipe for 2 minutes of
+## training into runs/cvae-mnist-NNN/ (samples.png: one digit per column), its FID next to the
 ## real-data floor, and the zoo model of the same recipe, trained longer, beside it.
 demo: install
-	@run=$$($(VENV)/bin/genzoo train --config recipes/cgan-mnist.yaml --minutes 2) && \
-	  echo "trained $$run; its samples: $$run/samples.png" && \
+	@run=$$($(VENV)/bin/genzoo train --config recipes/cvae-mnist.yaml --minutes 2 --set train.grid_size=100) && \
+	  echo "trained $$run; its samples: $$run/samples.png (one digit per column)" && \
 	  $(VENV)/bin/genzoo evaluate $$run --metrics fid,label_accuracy --no-progress && \
 	  echo "the same recipe trained longer, shipped with genzoo:" && \
-	  $(VENV)/bin/genzoo zoo show cgan-mnist --summary
+	  $(VENV)/bin/genzoo zoo show cvae-mnist --summary
 
 ## The test suite (slow tests excluded; `make test-all` runs them too).
 test: install
