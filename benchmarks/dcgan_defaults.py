@@ -46,9 +46,11 @@ TUTORIAL_MODEL = {"layout": "mnist", "width": 64, "z_dim": 96, "loss": "nonsatur
 TUTORIAL_TRAIN = {"batch_size": 64, "ema": 0.0}
 
 
-def candidate(model: dict | None = None, train: dict | None = None) -> dict:
-    """A recipe: the tutorial's with ``model`` and ``train`` fields changed."""
-    return {"model": {**TUTORIAL_MODEL, **(model or {})}, "train": {**TUTORIAL_TRAIN, **(train or {})}}
+def candidate(model: dict | None = None, train: dict | None = None, registry: str = "dcgan") -> dict:
+    """A recipe: the tutorial's with ``model`` and ``train`` fields changed (``registry``: another
+    model with the same networks, e.g. ``infogan``, which adds its latent codes and Q head)."""
+    return {"model": {**TUTORIAL_MODEL, **(model or {})}, "train": {**TUTORIAL_TRAIN, **(train or {})},
+            "registry": registry}
 
 
 CANDIDATES: dict[str, dict] = {
@@ -66,6 +68,9 @@ CANDIDATES: dict[str, dict] = {
     "w32-ema-r10": candidate({"width": 32, "r1": 10.0}, {"ema": 0.999}),
     "w32-ema-r1-lr2e-4": candidate({"width": 32, "r1": 1.0, "lr": 2e-4}, {"ema": 0.999}),
     "w32-ema-r1-pack2": candidate({"width": 32, "r1": 1.0, "pack": 2}, {"ema": 0.999}),
+    # InfoGAN's 10-way categorical code and its mutual-information term (Chen et al. 2016) on the
+    # same networks: the zoo's width-16 infogan keeps 8 of 10 digits within 10 +- 1 %
+    "w32-ema-info": candidate({"width": 32}, {"ema": 0.999}, registry="infogan"),
     "w32-ema-wgangp-d2": candidate({"width": 32, "loss": "wgan-gp", "optimizer": "adam", "lr": 2e-4,
                                     "betas": [0.5, 0.9], "d_steps": 2}, {"ema": 0.999}),
 }
@@ -81,7 +86,8 @@ def run_config(name: str, seed: int, steps: int):
     spec = CANDIDATES[name]
     train = TrainConfig(steps=steps, seed=seed, log_every=50, sample_every=10**9, checkpoint_every=10**9,
                         keep_checkpoints=1, tensorboard=False, **spec["train"])
-    return RunConfig("dcgan", from_dict(get_model_class("dcgan").Config, spec["model"]), DataConfig(name="mnist"), train)
+    registry = spec.get("registry", "dcgan")
+    return RunConfig(registry, from_dict(get_model_class(registry).Config, spec["model"]), DataConfig(name="mnist"), train)
 
 
 class Scorer:
