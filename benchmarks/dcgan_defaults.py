@@ -4,6 +4,7 @@
     python benchmarks/dcgan_defaults.py run --candidates tutorial,w32-ema --seeds 0 --cpu-minutes 10 \\
         --eval-every 250 --out /work/runs/dcgan-defaults
     python benchmarks/dcgan_defaults.py table --out /work/runs/dcgan-defaults --at-steps 3000
+    python benchmarks/dcgan_defaults.py mix zoo:dcgan-mnist zoo:infogan-mnist zoo:bigan-mnist
     python benchmarks/dcgan_defaults.py plot --run /work/runs/dcgan-defaults/default/seed0 \\
         --png docs/models/img/dcgan-curve.png
 
@@ -16,7 +17,8 @@ samples (the pinned LeNet's label histogram). Each point goes to OUT/CANDIDATE/s
 process's CPU seconds (``time.process_time`` around training only: "minutes of one core",
 steadier than wall time on a shared machine) and genzoo's wall-clock training time. A run stops
 at ``--steps`` iterations or once ``--cpu-minutes`` of CPU are spent, whichever comes first;
-calling ``run`` again with a larger budget continues it.
+calling ``run`` again with a larger budget continues it. ``mix`` scores trained models the same
+way (a zoo entry, a run or a model folder): FID and the fraction of samples the LeNet reads as each digit.
 
 ``table`` reads every curve under OUT and prints, per candidate, the FID and class mix at
 ``--at-steps`` (mean ± std over seeds), the best point, the last point and how far the FID rose
@@ -301,6 +303,21 @@ def cmd_plot(args) -> None:
     print(args.png)
 
 
+def cmd_mix(args) -> None:
+    """FID and class mix of trained models (run folders, model folders or zoo names), as a Markdown table."""
+    import genzoo
+
+    torch.set_num_threads(1)
+    scorer = Scorer(args.n, args.eval_seed)
+    print("| model | FID | " + " | ".join(f"{d}" for d in range(10)) + " | min-max | in 10 ± 2 % |")
+    print("|---|---|" + "---|" * 10 + "---|---|")
+    for name in args.models:
+        r = scorer(genzoo.load(name))
+        f = [100 * v for v in r["fractions"]]
+        print(f"| `{name}` | {r['fid']:.1f} | " + " | ".join(f"{v:.1f}" for v in f)
+              + f" | {min(f):.1f}-{max(f):.1f} | {'yes' if r['in_band'] else 'no'} |", flush=True)
+
+
 def _names(s: str) -> list[str]:
     names = [v.strip() for v in s.split(",") if v.strip()]
     unknown = [n for n in names if n not in CANDIDATES]
@@ -338,8 +355,12 @@ def main() -> None:
     s.add_argument("--candidates", required=True)
     s.add_argument("--seconds", type=float, default=60)
     s.add_argument("--rounds", type=int, default=5)
+    m = sub.add_parser("mix", help="FID and class mix (% of samples per digit) of trained models")
+    m.add_argument("models", nargs="+", help="run folders, model folders or zoo names (zoo:NAME)")
+    m.add_argument("--n", type=int, default=10_000)
+    m.add_argument("--eval-seed", type=int, default=0)
     args = p.parse_args()
-    {"run": cmd_run, "table": cmd_table, "plot": cmd_plot, "speed": cmd_speed}[args.cmd](args)
+    {"run": cmd_run, "table": cmd_table, "plot": cmd_plot, "speed": cmd_speed, "mix": cmd_mix}[args.cmd](args)
 
 
 if __name__ == "__main__":

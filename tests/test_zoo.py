@@ -57,6 +57,14 @@ def test_entry_loads_checks_out_and_samples(name):
     assert h["metric"] in card["evaluation"]["metrics"] and h["spread"] > 0
 
 
+def test_every_registered_model_has_an_entry():
+    from genzoo.registry import model_names
+
+    shipped = {zoo.get(n).card["model"] for n in ENTRIES}
+    missing = sorted(set(model_names()) - shipped)
+    assert not missing, f"registered models without a zoo entry: {', '.join(missing)}"
+
+
 def test_the_zoo_stays_small():
     assert sum(zoo.get(n).size_bytes() for n in ENTRIES) <= zoo.MAX_ZOO_BYTES
 
@@ -166,3 +174,17 @@ def test_export_stores_fp16_and_leaves_out_the_discriminator(tmp_path):
     a = genzoo.load(run).sample(8, torch.Generator().manual_seed(1))
     b = genzoo.load(tmp_path / "entry").sample(8, torch.Generator().manual_seed(1))
     assert (a - b).abs().max() < 1e-2
+
+
+def test_restamp_rewrites_the_summary_and_notes_and_nothing_verified(tmp_path):
+    """``--restamp`` takes the summary from the recipe's opening comment and adds notes; weights untouched."""
+    name = ENTRIES[0]
+    shutil.copytree(zoo.get(name).path, tmp_path / name)
+    before = {rel: sha256_file(tmp_path / name / rel) for rel in zoo.VERIFIED}
+    (tmp_path / name / "recipe.yaml").write_text("# " + name + ": a model of tests.\n# Train: x\nmodel: vae\n")
+    assert _build_script().main([name, "--restamp", "--zoo-dir", str(tmp_path), "--note", "measured: 1 (cmd)"]) == 0
+    card = json.loads((tmp_path / name / "card.json").read_text())
+    assert card["summary"] == "A model of tests." and card["notes"] == ["measured: 1 (cmd)"]
+    md = (tmp_path / name / "card.md").read_text()
+    assert "A model of tests." in md and "## Notes\n\n- measured: 1 (cmd)" in md
+    assert {rel: sha256_file(tmp_path / name / rel) for rel in zoo.VERIFIED} == before
