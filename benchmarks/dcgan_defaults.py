@@ -143,6 +143,7 @@ def train_and_score(name: str, seed: int, args, scorer: Scorer) -> list[dict]:
                  **scorer(genzoo.load(run / "model"))}
         if trainer.ema:  # the same run without the average: what the EMA is worth
             point["raw"] = scorer(trainer.model)
+        stopped_by = trainer.stopped_by
         del trainer
         curve.append(point)
         with open(run / "curve.jsonl", "a") as f:
@@ -151,6 +152,8 @@ def train_and_score(name: str, seed: int, args, scorer: Scorer) -> list[dict]:
         raw = f" (raw weights {point['raw']['fid']:.1f})" if "raw" in point else ""
         print(f"{name} seed {seed}: step {step} cpu {cpu / 60:.1f} min FID {point['fid']:.1f}{raw} "
               f"digits% [{mix}]", file=sys.stderr, flush=True)
+        if stopped_by:  # the run is saved and scored where it stopped; `run` again continues it
+            sys.exit(f"{name} seed {seed}: stopped by {stopped_by} at step {step}")
     return curve
 
 
