@@ -251,7 +251,7 @@ def cmd_plot(args) -> None:
     curves = [(r, c) for r, c in curves if c]
     if not curves:
         sys.exit("no curve.jsonl in " + ", ".join(args.run))
-    W, H, left, right, top, gap = 760, 560, 64, 130, 34, 40
+    W, H, left, right, top, gap = 800, 560, 64, 170, 34, 40
     ph = (H - top - gap - 40) // 2  # each panel's height
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
@@ -282,13 +282,15 @@ def cmd_plot(args) -> None:
     for x in range(left, left + pw, 8):
         d.line([x, y50, x + 4, y50], fill="#999999")
     d.text((left + pw + 6, y50 - 6), "FID 50", fill="#666666")
-    styles = ["black", "#555555", "#999999"]
+    styles = ["black", "#555555", "#999999", "#d62728", "#1f77b4", "#2ca02c"]
     for k, (run, c) in enumerate(curves):
         pts = [(X(p["cpu_s"] / 60), Y1(p["fid"])) for p in c]
-        d.line(pts, fill=styles[k % 3], width=2)
+        style = styles[k % len(styles)]
+        d.line(pts, fill=style, width=2)
         for x, y in pts:
-            d.ellipse([x - 2, y - 2, x + 2, y + 2], fill=styles[k % 3])
-        d.text((left + pw + 6, top + 14 * (k + 2)), f"{run.parent.name}/{run.name}"[:20], fill=styles[k % 3])
+            d.ellipse([x - 2, y - 2, x + 2, y + 2], fill=style)
+        label = f"{run.parent.name} {run.name.replace('seed', 's')}"
+        d.text((left + pw + 6, top + 14 * (k + 2)), label[:24], fill=style)
     y0 = top + ph + gap
     Y2 = panel(y0, 0.0, 0.25, f"fraction of each digit (LeNet labels) in {curves[0][0].parent.name}/{curves[0][0].name}",
                lambda v: f"{100 * v:.0f}%", ticks=5)
