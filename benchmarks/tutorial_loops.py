@@ -200,12 +200,23 @@ def cpu_seconds(loop, n: int) -> float:
     return time.process_time() - t0
 
 
+def matmul_flops(loop) -> int:
+    """Matrix-product FLOPs of one iteration of ``loop`` (forward and backward), counted by
+    ``torch.utils.flop_counter.FlopCounterMode``: the arithmetic no dispatch saving removes."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        loop.step()
+    return counter.get_total_flops()
+
+
 def compare(name: str, data, iterations: int, block: int, seed: int = 0) -> dict:
     """Alternate blocks of genzoo and tutorial iterations until each has done ``iterations``."""
     with tempfile.TemporaryDirectory() as tmp:
         ours, ref = GenzooLoop(name, data, tmp, seed), TUTORIAL[name](data.x, seed)
         for loop in (ours, ref):  # warm-up: allocator, lazy initialisation
             cpu_seconds(loop, 20)
+        flops = [matmul_flops(loop) for loop in (ours, ref)]
         ours_t, ref_t = [], []
         for r in range(max(1, iterations // block)):
             first, second = ((ours, ours_t), (ref, ref_t)) if r % 2 == 0 else ((ref, ref_t), (ours, ours_t))
@@ -215,7 +226,7 @@ def compare(name: str, data, iterations: int, block: int, seed: int = 0) -> dict
     q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
     return {"genzoo_s": sum(ours_t), "tutorial_s": sum(ref_t), "ratio": statistics.median(ratios),
             "q1": q[0], "q3": q[2], "min": ratios[0], "max": ratios[-1], "blocks": len(ratios),
-            "iterations": len(ours_t) * block}
+            "iterations": len(ours_t) * block, "genzoo_mflop": flops[0] / 1e6, "tutorial_mflop": flops[1] / 1e6}
 
 
 CATEGORIES = (("matrix products", ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul")),
@@ -272,12 +283,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), MNIST, batch {MB_SIZE}, "
           f"{args.iterations} iterations per side in alternating blocks of {args.block}; process CPU time")
-    print("| model | genzoo CPU s | tutorial CPU s | genzoo / tutorial: median per block (IQR; min-max) | blocks |")
-    print("|---|---|---|---|---|")
+    print("| model | genzoo CPU s | tutorial CPU s | genzoo / tutorial: median per block (IQR; min-max) | blocks "
+          "| matmul MFLOP per iteration: genzoo, tutorial (ratio) |")
+    print("|---|---|---|---|---|---|")
     for name in args.models:
         r = compare(name, data, args.iterations, args.block, args.seed)
         print(f"| {name} | {r['genzoo_s']:.1f} | {r['tutorial_s']:.1f} | {r['ratio']:.3f} "
-              f"({r['q1']:.3f}-{r['q3']:.3f}; {r['min']:.3f}-{r['max']:.3f}) | {r['blocks']} |", flush=True)
+              f"({r['q1']:.3f}-{r['q3']:.3f}; {r['min']:.3f}-{r['max']:.3f}) | {r['blocks']} "
+              f"| {r['genzoo_mflop']:.1f}, {r['tutorial_mflop']:.1f} ({r['genzoo_mflop'] / r['tutorial_mflop']:.3f}) |",
+              flush=True)
     return 0
 
 
