@@ -255,9 +255,7 @@ def _check_model(cfg, shape: tuple[int, ...], num_classes: int, ram: int) -> Non
 
 
 def _train_config(args: argparse.Namespace):
-    from .config import RunConfig, TrainConfig, replace_field
-    from .data.base import DataConfig
-    from .registry import get_model_class
+    from .config import RunConfig, replace_field
 
     if args.resume:
         if args.model or args.config or args.data:
@@ -268,8 +266,7 @@ def _train_config(args: argparse.Namespace):
         if args.model and args.model != cfg.model:
             raise GenzooError(f"--config {args.config} is for model {cfg.model!r}, not {args.model!r}")
     elif args.model:
-        cls = get_model_class(args.model)
-        cfg = RunConfig(args.model, cls.Config(), DataConfig(), TrainConfig())
+        cfg = RunConfig.for_model(args.model)
     else:
         raise GenzooError("name a model to train (see genzoo list), or --resume RUN")
     data, train = cfg.data, cfg.train

@@ -204,8 +204,14 @@ class RunConfig:
             model=d["model"],
             model_config=from_dict(model_cls.Config, d.get("model_config") or {}, "model"),
             data=from_dict(_data_config_class(), d.get("data") or {}, "data"),
-            train=from_dict(TrainConfig, d.get("train") or {}, "train"),
+            train=from_dict(TrainConfig, {**model_cls.train_defaults, **(d.get("train") or {})}, "train"),
         )
+
+    @classmethod
+    def for_model(cls, name: str) -> "RunConfig":
+        """The default run of model ``name``: its default config and its training defaults
+        (``train_defaults``, e.g. dcgan's EMA) on the default dataset."""
+        return cls.from_dict({"model": name})
 
     def save(self, path: str | Path) -> None:
         """Write YAML (``.yaml``/``.yml``) or JSON (anything else)."""

@@ -19,6 +19,18 @@ def test_overrides_are_typed():
     assert run_config("vae").override(["model.lr=2e-4"]).model_config.lr == 2e-4  # YAML reads 2e-4 as a string
 
 
+def test_a_models_training_defaults_apply_where_the_config_is_silent(tmp_path):
+    assert RunConfig.for_model("dcgan").train.ema == 0.999  # dcgan's measured recipe samples from an EMA
+    assert RunConfig.for_model("vae").train.ema == 0.0  # the field's own default elsewhere
+    (tmp_path / "silent.yaml").write_text("model: dcgan\ntrain: {steps: 5}\n")
+    (tmp_path / "explicit.yaml").write_text("model: dcgan\ntrain: {steps: 5, ema: 0.0}\n")
+    assert RunConfig.load(tmp_path / "silent.yaml").train.ema == 0.999
+    assert RunConfig.load(tmp_path / "explicit.yaml").train.ema == 0.0  # an explicit setting wins
+    cfg = RunConfig.load(tmp_path / "explicit.yaml")
+    cfg.save(tmp_path / "saved.yaml")  # what a run records is explicit, so a resume keeps it
+    assert "ema: 0.0" in (tmp_path / "saved.yaml").read_text() and RunConfig.load(tmp_path / "saved.yaml") == cfg
+
+
 @pytest.mark.parametrize(
     "item, needle",
     [("model.nope=1", "model.nope"), ("model.z_dim=abc", "model.z_dim"), ("foo.z_dim=1", "foo"),

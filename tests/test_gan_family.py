@@ -132,13 +132,19 @@ def test_instance_noise_anneals_to_zero():
 
 
 def test_dcgan_layouts():
-    m = _model("dcgan", (1, 28, 28))  # the tutorials' MNIST network
+    m = _model("dcgan", (1, 28, 28), width=64, pack=1)  # the tutorials' MNIST network
     names = [type(x).__name__ for x in m.D[0].net]
     assert names == ["Conv2d", "Identity", "LeakyReLU", "MaxPool2d", "Conv2d", "Identity", "LeakyReLU", "MaxPool2d",
                      "Flatten", "Linear", "LeakyReLU"]
     assert [x.out_channels for x in m.D[0].net if isinstance(x, torch.nn.Conv2d)] == [32, 64]
     assert m.D[1].in_features == 1024 and m.G.project[0].out_features == 1024 and m.G.start == (128, 7, 7)
     assert m.config.z_dim == 96
+    # The default: the same network at width 32, D judging pairs (packing 2), R1 on D, EMA in training.
+    m = _model("dcgan", (1, 28, 28))
+    convs = [x for x in m.D[0].net if isinstance(x, torch.nn.Conv2d)]
+    assert [(x.in_channels, x.out_channels) for x in convs] == [(2, 16), (16, 32)] and m.G.start == (64, 7, 7)
+    assert m.resolved_config().width == 32 and m.config.r1 == 1.0 and m.config.pack == 2
+    assert type(m).train_defaults == {"ema": 0.999}
     for shape in [(3, 32, 32), (3, 64, 64), (1, 28, 28)]:
         m = _model("dcgan", shape, layout="allconv", width=8).eval()
         x = m.sample(3, torch.Generator().manual_seed(0))

@@ -26,7 +26,7 @@ def test_r1_of_a_linear_critic_is_half_gamma_times_its_squared_weight_norm():
 def test_r1_adds_to_d_loss_only_and_reaches_d_weights(pack):
     torch.manual_seed(0)
     kw = dict(width=8, pack=pack)
-    with_r1, without = _model("dcgan", (1, 28, 28), r1=10.0, **kw), _model("dcgan", (1, 28, 28), **kw)
+    with_r1, without = _model("dcgan", (1, 28, 28), r1=10.0, **kw), _model("dcgan", (1, 28, 28), r1=0.0, **kw)
     without.load_state_dict(with_r1.state_dict())
     batch = Batch(torch.rand(4, 1, 28, 28))
     losses = {}

@@ -154,7 +154,8 @@ class AdversarialModel(GenerativeModel):
             values["arch"] = arch
         if arch == "conv" and "layout" in names:
             layout = resolve_layout(c.layout, self.data_shape)
-            values.update(layout=layout, d_norm=self.d_norm(layout), depth=stages(layout, self.data_shape[1], c.depth)[1])
+            values.update(layout=layout, d_norm=self.d_norm(layout), depth=stages(layout, self.data_shape[1], c.depth)[1],
+                          width=self.conv_width)
         return replace(c, **values)
 
     # -- networks -------------------------------------------------------------------------
@@ -171,7 +172,7 @@ class AdversarialModel(GenerativeModel):
         """G for ``arch``: the conv layouts of :mod:`.nets`, or an MLP (batch norm on images)."""
         c = self.config
         if arch == "conv":
-            return ConvGenerator(in_dim, self.data_shape, c.layout, c.width, c.depth)
+            return ConvGenerator(in_dim, self.data_shape, c.layout, self.conv_width, c.depth)
         return MLPGenerator(in_dim, self.data_shape, tuple(c.g_hidden), batch_norm=self.is_image)
 
     def build_body(self, arch: str, extra_in: int = 0, noise: tuple[float, float] = (0.0, 0.0),
@@ -184,8 +185,17 @@ class AdversarialModel(GenerativeModel):
         shape = self.d_input_shape if packed else self.data_shape
         if arch == "conv":
             layout = resolve_layout(c.layout, self.data_shape)
-            return ConvBody(shape, layout, c.width, c.depth, self.d_norm(layout), extra_channels=extra_in * m)
+            return ConvBody(shape, layout, self.conv_width, c.depth, self.d_norm(layout), extra_channels=extra_in * m)
         return MLPBody(self.data_dim * m, tuple(c.d_hidden), extra_in * m, noise)
+
+    # The channel multiplier per conv layout where the config's ``width`` is None (a model's measured default).
+    layout_widths: ClassVar[dict[str, int]] = {"mnist": 64, "allconv": 64}
+
+    @property
+    def conv_width(self) -> int:
+        """``config.width``, or where it is None the model's width for its resolved layout."""
+        width = self.config.width
+        return width if width is not None else self.layout_widths[resolve_layout(self.config.layout, self.data_shape)]
 
     @property
     def d_input_shape(self) -> tuple[int, ...]:

@@ -135,6 +135,10 @@ class GenerativeModel(nn.Module):
 
     Config: ClassVar[type]
     registry_name: ClassVar[str] = ""
+    # Training settings of the model's measured recipe (e.g. dcgan's {"ema": 0.999}): the values a
+    # run of this model gets where its config does not set the field (genzoo train NAME, a config
+    # file without it); an explicit setting always wins, and config.yaml records what was used.
+    train_defaults: ClassVar[dict[str, Any]] = {}
     # Whether sample() draws for given labels (class-conditional models). Every model is told the
     # dataset's num_classes; only conditional ones use labels, and only they take --label.
     conditional: bool = False

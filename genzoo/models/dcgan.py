@@ -8,7 +8,16 @@ fc 1024 -> fc 7x7x128 -> transposed conv 64 -> transposed conv 1, batch norm aft
 layer; D: two k5 conv + max-pool blocks, fc 1024, fc 1), and ``allconv``, the paper's
 all-convolutional network for 32x32 / 64x64 RGB (strided convs, no pooling, batch norm, ReLU
 in G and leaky ReLU in D). ``auto`` picks mnist for 28x28 images. Adam 2e-4, betas (0.5, 0.999)
-as in the paper; any objective of :mod:`genzoo.models.objectives` plugs in (``model.loss``).
+as in the paper (1e-3 for the mnist layout, as in the tutorials); any objective of
+:mod:`genzoo.models.objectives` plugs in (``model.loss``).
+
+The defaults are the recipe chosen by measurement on MNIST (``benchmarks/dcgan_defaults.py``;
+docs/benchmarks.md, "Choosing the DCGAN's recipe"): the mnist layout at width 32 (allconv keeps
+the paper's 64), the R1 penalty on D with gamma 1 (Mescheder et al. 2018), PacGAN packing of 2
+(Lin et al. 2018) and an exponential moving average of the weights (``train.ema`` 0.999) for
+sampling. The tutorials' recipe is ``width=64 r1=0 pack=1 train.ema=0``: at width 32 it stalls at
+LeNet-FID 340-349 with its class mix drifting, where the default reaches 25 ± 5 in 5,000
+iterations (17 minutes of one CPU core).
 
 Batch norm and data parallelism: D sees real and fake examples in one concatenated forward
 (the shared step in :mod:`._gan_common`), so its batch statistics mix both, as in one process.
@@ -21,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import Width
+from ..config import NonNegativeFloat, PositiveInt, Width
 from ..registry import register
 from ._gan_common import AdversarialModel, ConvConfig
 
@@ -30,9 +39,15 @@ from ._gan_common import AdversarialModel, ConvConfig
 class DCGAN(AdversarialModel):
     """Deep convolutional GAN (Radford et al. 2016): the tutorials' MNIST layout or the all-conv layout."""
 
+    layout_widths = {"mnist": 32, "allconv": 64}
+    train_defaults = {"ema": 0.999}
+
     @dataclass(frozen=True)
     class Config(ConvConfig):
         z_dim: Width = 96
+        width: Width | None = None  # channel multiplier; None: 32 for the mnist layout, 64 (the paper's) for allconv
+        pack: PositiveInt = 2  # PacGAN: D judges pairs of samples
+        r1: NonNegativeFloat = 1.0  # gamma of the R1 penalty on D
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
