@@ -15,9 +15,9 @@ The defaults are the recipe chosen by measurement on MNIST (``benchmarks/dcgan_d
 docs/benchmarks.md, "Choosing the DCGAN's recipe"): the mnist layout at width 32 (allconv keeps
 the paper's 64), the R1 penalty on D with gamma 1 (Mescheder et al. 2018), PacGAN packing of 2
 (Lin et al. 2018) and an exponential moving average of the weights (``train.ema`` 0.999) for
-sampling. The tutorials' recipe is ``width=64 r1=0 pack=1 train.ema=0``: at width 32 it stalls at
-LeNet-FID 340-349 with its class mix drifting, where the default reaches 25 ± 5 in 5,000
-iterations (17 minutes of one CPU core).
+sampling. The tutorials' recipe is ``width=64 r1=0 pack=1 train.ema=0``; without R1 the same
+network stalled at LeNet-FID 268-349 with its class mix drifting, where the default reaches 25 ± 5
+in 5,000 iterations (17 minutes of one CPU core).
 
 Batch norm and data parallelism: D sees real and fake examples in one concatenated forward
 (the shared step in :mod:`._gan_common`), so its batch statistics mix both, as in one process.
