@@ -12,8 +12,9 @@ genzoo runs its default ``gan`` and ``vae`` (the same layouts and optimizers) th
 trainer's hot loop: ``Trainer.train_step`` plus the scalar window and its host flush every
 ``log_every`` (100) steps, as ``fit()`` does; no progress bar, grids or checkpoints. A third
 side, the *bare loop*, runs the same model's ``losses`` and optimizer steps without the trainer.
-Each side's matrix-product FLOPs per iteration are counted too: the GAN's tutorial loop does more
-arithmetic than genzoo's step, which bounds the ratio from below.
+Each side's matrix-product FLOPs per iteration are counted too: their ratio is where the time
+ratio would sit if the matrix products were all a step cost (the GAN's tutorial loop does more of
+them than genzoo's step; the VAE's the same).
 
 Both sides train on MNIST in the same process, one torch thread, in alternating blocks
 (``--block`` iterations each, who goes first alternates) until each side has done
