@@ -242,6 +242,66 @@ def cmd_table(args) -> None:
               + ", ".join(f"{la['fid'] - b['fid']:+.1f}" for la, b in zip(lasts, bests)) + " |")
 
 
+def cmd_curve(args) -> None:
+    """One candidate's seeds point by point (the docs' per-iteration table), then the stability check:
+    after ``--budget`` CPU minutes, does any seed's FID rise above its best so far by more than the
+    seed spread (standard deviation over seeds) at the budget?"""
+    runs = sorted((Path(args.out) / args.candidate).glob("seed*"), key=lambda r: int(r.name[4:]))
+    curves = {r.name[4:]: c for r in runs if (c := read_curve(r))}
+    if not curves:
+        sys.exit(f"no curves under {Path(args.out) / args.candidate}")
+    seeds = list(curves)
+    first = curves[seeds[0]]
+    print(f"| iterations | CPU min (seed {seeds[0]}) | " + " | ".join(f"FID seed {s}" for s in seeds)
+          + " | mean ± std | digit % min-max (seeds " + " / ".join(seeds) + ") | in 10 ± 2 % |")
+    print("|---|---|" + "---|" * len(seeds) + "---|---|---|")
+    for step in sorted({p["step"] for c in curves.values() for p in c}):
+        pts = {s: next((p for p in c if p["step"] == step), None) for s, c in curves.items()}
+        have = [p for p in pts.values() if p]
+        cpu = next((p["cpu_s"] / 60 for p in first if p["step"] == step), None)
+        fids = [f"{p['fid']:.1f}" if p else "-" for p in pts.values()]
+        mix = [f"{100 * min(p['fractions']):.1f}-{100 * max(p['fractions']):.1f}" if p else "-" for p in pts.values()]
+        print(f"| {step:,} | {'-' if cpu is None else f'{cpu:.1f}'} | " + " | ".join(fids)
+              + f" | {_ms([p['fid'] for p in have])} | " + " / ".join(mix)
+              + f" | {sum(p['in_band'] for p in have)}/{len(have)} |")
+    check = stability(curves, args.budget)
+    if check is None:
+        return
+    print(f"\nat {args.budget:g} CPU minutes: FID {_ms(check['fids'])} (iterations "
+          + ", ".join(str(v) for v in check["steps"]) + f"); the seed spread is {check['spread']:.1f}")
+    for s, r in check["seeds"].items():
+        c = curves[s]
+        if r is None:
+            print(f"seed {s}: no point after the budget")
+            continue
+        print(f"seed {s}: to {c[-1]['cpu_s'] / 60:.1f} CPU min ({c[-1]['step']} iterations), best {r['best']:.1f}; "
+              f"largest rise above the best so far after the budget {r['rise']:+.1f} (at {r['at']}), "
+              + ("within" if r["held"] else "beyond") + " the spread")
+
+
+def stability(curves: dict[str, list[dict]], budget: float) -> dict | None:
+    """Issue #12's check, "FID never rises by more than its seed spread when trained longer": the
+    spread is the standard deviation over seeds of the FID at ``budget`` CPU minutes (each seed's last
+    point within it); a seed's rise is the most any later point exceeds the best FID before it. None
+    when a seed has no point within the budget."""
+    at = {s: _at(c, None, budget) for s, c in curves.items()}
+    if any(p is None for p in at.values()):
+        return None
+    fids = [p["fid"] for p in at.values()]
+    spread = statistics.stdev(fids) if len(fids) > 1 else 0.0
+    seeds = {}
+    for s, c in curves.items():
+        later = [(p["fid"] - min(q["fid"] for q in c[:i]), p["step"])
+                 for i, p in enumerate(c) if p["cpu_s"] > budget * 60 * 1.0001]
+        if not later:
+            seeds[s] = None
+            continue
+        rise, step = max(later)
+        rise = max(rise, 0.0)
+        seeds[s] = {"rise": rise, "at": step, "best": min(p["fid"] for p in c), "held": rise <= spread}
+    return {"fids": fids, "steps": [p["step"] for p in at.values()], "spread": spread, "seeds": seeds}
+
+
 # ---------------------------------------------------------------- the picture (Pillow only)
 
 DIGIT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -357,6 +417,10 @@ def main() -> None:
     g = t.add_mutually_exclusive_group(required=True)
     g.add_argument("--at-steps", type=int)
     g.add_argument("--at-cpu-minutes", type=float)
+    cu = sub.add_parser("curve", help="one candidate's seeds point by point, and the rise after a budget")
+    cu.add_argument("candidate")
+    cu.add_argument("--out", default="runs/dcgan-defaults")
+    cu.add_argument("--budget", type=float, default=30.0, help="CPU minutes of the documented budget (default 30)")
     pl = sub.add_parser("plot", help="FID and per-digit fractions against CPU minutes")
     pl.add_argument("--run", nargs="+", required=True, help="run folders (the first one's class mix is drawn)")
     pl.add_argument("--png", required=True)
@@ -369,7 +433,7 @@ def main() -> None:
     m.add_argument("--n", type=int, default=10_000)
     m.add_argument("--eval-seed", type=int, default=0)
     args = p.parse_args()
-    {"run": cmd_run, "table": cmd_table, "plot": cmd_plot, "speed": cmd_speed, "mix": cmd_mix}[args.cmd](args)
+    {"run": cmd_run, "table": cmd_table, "curve": cmd_curve, "plot": cmd_plot, "speed": cmd_speed, "mix": cmd_mix}[args.cmd](args)
 
 
 if __name__ == "__main__":
