@@ -340,12 +340,12 @@ def cmd_plot(args) -> None:
         return lambda v: y0 + ph - ph * (min(max(v, ymin), ymax) - ymin) / (ymax - ymin)
 
     fids = [p["fid"] for _, c in curves for p in c]
-    fmax = max(50.0, 50 * -(-min(max(fids), 1000) // 50))
+    fmax = args.fid_max or max(50.0, 50 * -(-min(max(fids), 1000) // 50))
     Y1 = panel(top, 0.0, fmax, "LeNet-FID of 10,000 samples (EMA weights where the recipe has them)", lambda v: f"{v:.0f}")
     y50 = Y1(50)
     for x in range(left, left + pw, 8):
         d.line([x, y50, x + 4, y50], fill="#999999")
-    d.text((left + pw + 6, y50 - 6), "FID 50", fill="#666666")
+    d.text((left + 4, y50 - 14), "FID 50", fill="#666666")
     styles = ["black", "#555555", "#999999", "#d62728", "#1f77b4", "#2ca02c"]
     for k, (run, c) in enumerate(curves):
         pts = [(X(p["cpu_s"] / 60), Y1(p["fid"])) for p in c]
@@ -424,6 +424,8 @@ def main() -> None:
     pl = sub.add_parser("plot", help="FID and per-digit fractions against CPU minutes")
     pl.add_argument("--run", nargs="+", required=True, help="run folders (the first one's class mix is drawn)")
     pl.add_argument("--png", required=True)
+    pl.add_argument("--fid-max", type=float, default=None,
+                    help="top of the FID axis (higher values are drawn at the top); default: from the data, at most 1000")
     s = sub.add_parser("speed", help="CPU ms per iteration, alternating blocks")
     s.add_argument("--candidates", required=True)
     s.add_argument("--seconds", type=float, default=60)
