@@ -134,6 +134,7 @@ class TrainConfig:
     batch_size: PositiveInt = 64  # the global batch (split across ranks under torchrun)
     seed: Seed = 0
     ema: Annotated[float, Range(0, 1, high_open=True)] = 0.0  # decay of an EMA of the weights; 0 turns it off
+    lr_halflife: NonNegativeInt = 0  # iterations in which every learning rate halves (0: constant); a function of the step, so a longer run keeps the same schedule
     log_every: PositiveInt = 100
     sample_every: PositiveInt = 1000  # write a progress grid from fixed noise every N steps
     checkpoint_every: PositiveInt = 1000

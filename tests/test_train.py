@@ -44,6 +44,26 @@ def test_resume_is_bitwise_identical(model, extra, tmp_path):
         assert torch.equal(v, resumed.ema.shadow[k])
 
 
+def test_lr_halflife_halves_every_learning_rate_and_resumes_bitwise(tmp_path):
+    cfg = run_config("gan", {"d_steps": 2}, steps=8, lr_halflife=4)
+    straight = Trainer(cfg, tmp_path / "a", progress=False)
+    straight.fit()
+    # the last iteration (step 7) ran at 0.5 ** (7 / 4) of each group's rate
+    assert [pg["lr"] for opt in straight.optimizers for pg in opt.param_groups] == [1e-3 * 0.5 ** (7 / 4)] * 2
+    constant = Trainer(run_config("gan", {"d_steps": 2}, steps=8), tmp_path / "c", progress=False)
+    constant.fit()
+    assert not torch.equal(straight.model.G[0][0].weight, constant.model.G[0][0].weight)
+
+    first = Trainer(cfg.override(["train.steps=3"]), tmp_path / "b", progress=False)
+    first.fit()
+    resumed = Trainer(cfg, tmp_path / "b", progress=False)
+    assert resumed.resume() and resumed.step == 3
+    resumed.fit()
+    a, b = _full_state(straight), _full_state(resumed)
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resume"
+
+
 def test_dynamic_binarization_resumes_too(tmp_path):
     cfg = run_config("vae", steps=6).override(["data.binarize=dynamic"])
     a = Trainer(cfg, tmp_path / "a", progress=False)

@@ -45,6 +45,7 @@ RESUMABLE = {
         "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "tensorboard",  # cadence, logging
         "eval_every", "eval_metrics", "eval_n",  # periodic evaluation
         "device", "compile", "data_workers", "micro_batches", "dist_timeout_minutes",  # where and how fast, not what
+        "lr_halflife",  # a learning-rate setting, as model.lr is
     }),
     "data": frozenset({"path"}),  # where the raw files are, not which data
 }

@@ -389,6 +389,8 @@ class Trainer:
         if self.forwards is None:
             self._prepare()
         global_rng = _global_rng_state(self.device)
+        if self.config.train.lr_halflife:
+            self._apply_lr_schedule()
         scalars: dict[str, torch.Tensor] = {}
         batch = None
         for i, (group, opt) in enumerate(zip(self.groups, self.optimizers)):
@@ -421,6 +423,14 @@ class Trainer:
                     RuntimeWarning, stacklevel=2,
                 )
         return scalars
+
+    def _apply_lr_schedule(self) -> None:
+        """``train.lr_halflife``: each group's learning rate times 0.5 ** (step / half-life), set from
+        the step count alone, so a resumed or longer run follows the same schedule."""
+        scale = 0.5 ** (self.step / self.config.train.lr_halflife)
+        for opt, group in zip(self.optimizers, self.groups):
+            for pg in opt.param_groups:
+                pg["lr"] = group.lr * scale
 
     def _shards(self, batch: Batch) -> Iterator[tuple[int, int, Batch]]:
         """This rank's micro-batches as (shard, shards, part): micro-batch m of rank r is shard
