@@ -72,6 +72,10 @@ CANDIDATES: dict[str, dict] = {
     "w32-ema-r1-pack2": candidate({"width": 32, "r1": 1.0, "pack": 2}, {"ema": 0.999}),
     # a stronger R1 (gamma 10): does it stop the late rise of the EMA's FID after ~50 CPU minutes?
     "w32-ema-r10-pack2": candidate({"width": 32, "r1": 10.0, "pack": 2}, {"ema": 0.999}),
+    # the default with learning rates that halve every N iterations: against the late rise that both
+    # R1 recipes show after ~17,000 iterations, whatever their speed (docs/benchmarks.md)
+    "w32-ema-r1-pack2-hl10k": candidate({"width": 32, "r1": 1.0, "pack": 2}, {"ema": 0.999, "lr_halflife": 10_000}),
+    "w32-ema-r1-pack2-hl20k": candidate({"width": 32, "r1": 1.0, "pack": 2}, {"ema": 0.999, "lr_halflife": 20_000}),
     # the same at width 16: its generator fits the zoo's 5 MiB per entry in fp16 (width 32's does not)
     "w16-ema-r1-pack2": candidate({"width": 16, "r1": 1.0, "pack": 2}, {"ema": 0.999}),
     # InfoGAN's 10-way categorical code and its mutual-information term (Chen et al. 2016) on the
