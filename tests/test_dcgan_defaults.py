@@ -1,16 +1,10 @@
 """benchmarks/dcgan_defaults.py's stability check: the rule that decides whether a recipe "stays good
 when trained longer" (issue #12), on made-up curves."""
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import load_script
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("dcgan_defaults", ROOT / "benchmarks" / "dcgan_defaults.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/dcgan_defaults.py")
 
 
 def _curve(fids, minutes_per_point=10.0):

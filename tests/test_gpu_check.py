@@ -1,6 +1,5 @@
 """benchmarks/gpu_check.py and benchmarks/gpu_session.sh, dry-run on the CPU: every code path that the
 GPU session takes, with tiny models and budgets (the figures mean nothing here; their shape does)."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/gpu_check.py")
 
 
 def test_smoke_throughput_measures_every_cell_trainer_and_plain(tmp_path):

@@ -1,6 +1,5 @@
 """The zoo: every shipped entry loads, checks out against its card's sha256s and samples; zoo names
 work wherever a run goes; a changed file is refused; the card's headline figure re-measures (slow)."""
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -14,17 +13,14 @@ from genzoo.cli import main
 from genzoo.errors import GenzooError
 from genzoo.metrics.features import sha256_file
 from genzoo.train import Trainer
-from helpers import run_config
+from helpers import load_script, run_config
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRIES = zoo.names()
 
 
 def _build_script():
-    spec = importlib.util.spec_from_file_location("build_zoo_entry", ROOT / "scripts" / "build_zoo_entry.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/build_zoo_entry.py")
 
 
 # ---------------------------------------------------------------- the shipped entries
