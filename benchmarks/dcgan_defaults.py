@@ -284,7 +284,7 @@ def cmd_curve(args) -> None:
 
 
 def stability(curves: dict[str, list[dict]], budget: float) -> dict | None:
-    """Issue #12's check, "FID never rises by more than its seed spread when trained longer": the
+    """The defaults' stability rule, "FID never rises by more than its seed spread when trained longer": the
     spread is the standard deviation over seeds of the FID at ``budget`` CPU minutes (each seed's last
     point within it); a seed's rise is the most any later point exceeds the best FID before it. None
     when a seed has no point within the budget."""

@@ -1,5 +1,5 @@
 """benchmarks/dcgan_defaults.py's stability check: the rule that decides whether a recipe "stays good
-when trained longer" (issue #12), on made-up curves."""
+when trained longer", on made-up curves."""
 from helpers import load_script
 
 
