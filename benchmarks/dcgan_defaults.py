@@ -74,6 +74,7 @@ CANDIDATES: dict[str, dict] = {
     "w32-ema-r10-pack2": candidate({"width": 32, "r1": 10.0, "pack": 2}, {"ema": 0.999}),
     # the default with learning rates that halve every N iterations: against the late rise that both
     # R1 recipes show after ~17,000 iterations, whatever their speed (docs/benchmarks.md)
+    "w32-ema-r1-hl10k": candidate({"width": 32, "r1": 1.0}, {"ema": 0.999, "lr_halflife": 10_000}),
     "w32-ema-r1-pack2-hl10k": candidate({"width": 32, "r1": 1.0, "pack": 2}, {"ema": 0.999, "lr_halflife": 10_000}),
     "w32-ema-r1-pack2-hl20k": candidate({"width": 32, "r1": 1.0, "pack": 2}, {"ema": 0.999, "lr_halflife": 20_000}),
     # the same at width 16: its generator fits the zoo's 5 MiB per entry in fp16 (width 32's does not)
