@@ -55,7 +55,7 @@ def score_run(run: Path, test, all_checkpoints: bool) -> dict:
     model = genzoo.load(run)
     if model.registry_name != "ssgan":
         raise SystemExit(f"{run} holds a {model.registry_name} model, not ssgan")
-    cfg = RunConfig.load(run / "config.yaml")
+    cfg = RunConfig.load(run / "config.yaml", record=True)
     latest = latest_checkpoint(run / "checkpoints")
     if latest is None:
         raise SystemExit(f"{run} has no checkpoint")

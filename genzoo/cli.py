@@ -260,7 +260,7 @@ def _train_config(args: argparse.Namespace):
     if args.resume:
         if args.model or args.config or args.data:
             raise GenzooError("--resume continues a run with its own config; give only --steps/--minutes/--set")
-        cfg = RunConfig.load(Path(args.resume) / "config.yaml")
+        cfg = RunConfig.load(Path(args.resume) / "config.yaml", record=True)
     elif args.config:
         cfg = RunConfig.load(args.config)
         if args.model and args.model != cfg.model:

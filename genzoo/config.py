@@ -184,8 +184,14 @@ class RunConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
-        """Build from plain types; unknown sections, wrong types and values out of range are ConfigErrors."""
+    def from_dict(cls, d: dict, record: bool = False) -> "RunConfig":
+        """Build from plain types; unknown sections, wrong types and values out of range are ConfigErrors.
+
+        A model's ``train_defaults`` fill the train fields a recipe leaves out. A ``record`` (a run
+        folder's ``config.yaml``, written in full) takes the fields' own defaults instead: a field it
+        lacks is newer than the run, and what the run trained with is the field's original default,
+        whatever the model's defaults have become since.
+        """
         from .registry import get_model_class
 
         if not isinstance(d, dict):
@@ -205,7 +211,8 @@ class RunConfig:
             model=d["model"],
             model_config=from_dict(model_cls.Config, d.get("model_config") or {}, "model"),
             data=from_dict(_data_config_class(), d.get("data") or {}, "data"),
-            train=from_dict(TrainConfig, {**model_cls.train_defaults, **(d.get("train") or {})}, "train"),
+            train=from_dict(TrainConfig, {**({} if record else model_cls.train_defaults), **(d.get("train") or {})},
+                            "train"),
         )
 
     @classmethod
@@ -225,7 +232,8 @@ class RunConfig:
         path.write_text(text)
 
     @classmethod
-    def load(cls, path: str | Path) -> "RunConfig":
+    def load(cls, path: str | Path, record: bool = False) -> "RunConfig":
+        """Read a YAML or JSON run config (``record``: a run folder's own, see :meth:`from_dict`)."""
         path = Path(path)
         try:
             d = yaml.safe_load(path.read_text())  # YAML is a superset of JSON
@@ -236,7 +244,7 @@ class RunConfig:
         if not isinstance(d, dict) or "model" not in d:
             raise ConfigError(f"{path} is not a genzoo run config (no 'model' key)")
         try:
-            return cls.from_dict(d)
+            return cls.from_dict(d, record)
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None
 

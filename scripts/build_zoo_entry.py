@@ -113,7 +113,7 @@ def training_record(run: Path) -> dict:
     rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     rows = [r for r in rows if "step" in r]
     last = rows[-1] if rows else {}
-    cfg = RunConfig.load(run / "config.yaml")
+    cfg = RunConfig.load(run / "config.yaml", record=True)
     seconds = float(last.get("train_time", last.get("time", 0.0)))
     return {"iterations": int(last.get("step", 0)), "train_seconds": round(seconds, 1),
             "budget": {"steps": cfg.train.steps, "minutes": cfg.train.minutes},
@@ -285,7 +285,7 @@ def build(args: argparse.Namespace, run: Path) -> Path:
     tmp = zoo_dir / f".{name}.build"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    cfg = RunConfig.load(run / "config.yaml")
+    cfg = RunConfig.load(run / "config.yaml", record=True)
     if cfg.model != RunConfig.load(recipe).model:
         sys.exit(f"{run} trained {cfg.model}, but {recipe} is a recipe for {RunConfig.load(recipe).model}")
     shutil.copyfile(run / "config.yaml", tmp / "config.yaml")

@@ -18,10 +18,13 @@ import yaml
 
 import genzoo
 from genzoo.cli import main
-from genzoo.errors import TrainingDiverged
+from genzoo.config import RunConfig
+from genzoo.errors import GenzooError, TrainingDiverged
 from genzoo.models.base import Batch
 from genzoo.train import Trainer
+from genzoo.registry import get_model_class
 from genzoo.train.checkpoint import latest_checkpoint, load_checkpoint
+from genzoo.train.run_folder import resume_changes
 from helpers import run_config
 from tiny_configs import TINY
 
@@ -178,6 +181,29 @@ def test_resume_applies_and_records_accepted_changes(run):
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["resumed"][1] == {"step": 6, "changed": {"train.steps": {"from": 6, "to": 8}}}
     assert cfg["model_config"]["lr"] == 0.01 and _ckpt(run)["optimizers"][0]["param_groups"][0]["lr"] == 0.01
+
+
+def test_a_run_older_than_a_field_resumes_with_what_it_trained(run, monkeypatch):
+    """A field a run's config.yaml lacks is newer than the run: it ran at the field's own default,
+    whatever the model's training defaults have become since."""
+    monkeypatch.setattr(get_model_class("vae"), "train_defaults", {"lr_halflife": 7})
+    record = yaml.safe_load((run / "config.yaml").read_text())
+    del record["train"]["lr_halflife"]
+    (run / "config.yaml").write_text(yaml.safe_dump(record))
+    assert RunConfig.load(run / "config.yaml").train.lr_halflife == 7  # a recipe takes the model's defaults
+    assert RunConfig.load(run / "config.yaml", record=True).train.lr_halflife == 0  # a record does not
+    assert _resume(run, "--steps", "6") == 0
+    assert yaml.safe_load((run / "config.yaml").read_text())["resumed"] == [
+        {"step": 4, "changed": {"train.steps": {"from": 4, "to": 6}}}]
+    # A checkpoint older than a field: asking for another value than the field's default is a change.
+    saved = _ckpt(run)["config"]
+    del saved["train"]["lr_halflife"], saved["train"]["batch_size"]
+    given = RunConfig.from_dict({**saved, "train": {**saved["train"], "lr_halflife": 7}})
+    changes = resume_changes(saved, given, given, run / "ckpt", run / "config.yaml")
+    assert changes == {"train.lr_halflife": (0, 7)}
+    given = RunConfig.from_dict({**saved, "train": {**saved["train"], "batch_size": 3}})
+    with pytest.raises(GenzooError, match=r"train\.batch_size cannot change"):
+        resume_changes(saved, given, given, run / "ckpt", run / "config.yaml")
 
 
 def test_killed_run_holds_its_lock_until_it_dies_then_samples_and_resumes(tmp_path, capsys):

@@ -380,7 +380,7 @@ def evaluate_run(
     t0 = time.time()
     if not (run / "config.yaml").is_file():
         raise GenzooError(f"{run} has no config.yaml: is it a genzoo run folder?")
-    cfg = RunConfig.load(run / "config.yaml")
+    cfg = RunConfig.load(run / "config.yaml", record=True)
     data = cfg.data.name
     model = genzoo.load(run / "model")
     toy = len(model.data_shape) == 1

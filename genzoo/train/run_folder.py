@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from ..config import RunConfig
+from ..config import RunConfig, to_dict
 from ..errors import GenzooError
 from ..files import atomic_write, write_error
 from .checkpoint import POINTER, PointerError, checkpoint_files, latest_checkpoint, load_checkpoint, save_checkpoint
@@ -94,10 +94,10 @@ def resume_changes(saved: dict, given: RunConfig, resolved: RunConfig, source: P
     changes: dict[str, tuple] = {}
     for section, key in (("model", "model_config"), ("data", "data"), ("train", "train")):
         before = saved.get(key) or {}
+        original = _field_defaults(given, key)
         for name, new in now[key].items():
-            if name not in before:  # a field newer than the checkpoint: its default is what ran
-                continue
-            old = before[name]
+            # A field newer than the checkpoint: what ran is the field's own default.
+            old = before[name] if name in before else original.get(name, new)
             if _same(old, new) or _same(old, ran[key][name]):
                 continue
             if not resumable(section, name):
@@ -110,6 +110,14 @@ def resume_changes(saved: dict, given: RunConfig, resolved: RunConfig, source: P
                 )
             changes[f"{section}.{name}"] = (old, ran[key][name])
     return changes
+
+
+def _field_defaults(config: RunConfig, key: str) -> dict:
+    """The section's fields at their own defaults (its dataclass built with no arguments)."""
+    try:
+        return to_dict(type(getattr(config, key))())
+    except TypeError:  # a section with a required field: no defaults to compare against
+        return {}
 
 
 def _same(a, b) -> bool:
