@@ -269,10 +269,11 @@ def cmd_curve(args) -> None:
         print(f"| {step:,} | {'-' if cpu is None else f'{cpu:.1f}'} | " + " | ".join(fids)
               + f" | {_ms([p['fid'] for p in have])} | " + " / ".join(mix)
               + f" | {sum(p['in_band'] for p in have)}/{len(have)} |")
-    check = stability(curves, args.budget)
+    check = stability(curves, None if args.budget_steps else args.budget, args.budget_steps)
     if check is None:
         return
-    print(f"\nat {args.budget:g} CPU minutes: FID {_ms(check['fids'])} (iterations "
+    where = f"{args.budget_steps:,} iterations" if args.budget_steps else f"{args.budget:g} CPU minutes"
+    print(f"\nat {where}: FID {_ms(check['fids'])} (iterations "
           + ", ".join(str(v) for v in check["steps"]) + f"); the seed spread is {check['spread']:.1f}")
     for s, r in check["seeds"].items():
         c = curves[s]
@@ -284,20 +285,23 @@ def cmd_curve(args) -> None:
               + ("within" if r["held"] else "beyond") + " the spread")
 
 
-def stability(curves: dict[str, list[dict]], budget: float) -> dict | None:
+def stability(curves: dict[str, list[dict]], budget: float | None = None, steps: int | None = None) -> dict | None:
     """The defaults' stability rule, "FID never rises by more than its seed spread when trained longer": the
-    spread is the standard deviation over seeds of the FID at ``budget`` CPU minutes (each seed's last
-    point within it); a seed's rise is the most any later point exceeds the best FID before it. None
+    spread is the standard deviation over seeds of the FID at the budget, ``budget`` CPU minutes or
+    ``steps`` iterations (each seed's last point within it); a seed's rise is the most any later point
+    exceeds the best FID before it. A budget in iterations compares machines of different speeds. None
     when a seed has no point within the budget."""
-    at = {s: _at(c, None, budget) for s, c in curves.items()}
+    if (budget is None) == (steps is None):
+        raise ValueError("give the budget in CPU minutes or in iterations")
+    inside = (lambda p: p["cpu_s"] <= budget * 60 * 1.0001) if steps is None else (lambda p: p["step"] <= steps)
+    at = {s: next((p for p in reversed(c) if inside(p)), None) for s, c in curves.items()}
     if any(p is None for p in at.values()):
         return None
     fids = [p["fid"] for p in at.values()]
     spread = statistics.stdev(fids) if len(fids) > 1 else 0.0
     seeds = {}
     for s, c in curves.items():
-        later = [(p["fid"] - min(q["fid"] for q in c[:i]), p["step"])
-                 for i, p in enumerate(c) if p["cpu_s"] > budget * 60 * 1.0001]
+        later = [(p["fid"] - min(q["fid"] for q in c[:i]), p["step"]) for i, p in enumerate(c) if not inside(p)]
         if not later:
             seeds[s] = None
             continue
@@ -426,6 +430,8 @@ def main() -> None:
     cu.add_argument("candidate")
     cu.add_argument("--out", default="runs/dcgan-defaults")
     cu.add_argument("--budget", type=float, default=30.0, help="CPU minutes of the documented budget (default 30)")
+    cu.add_argument("--budget-steps", type=int, default=None,
+                    help="the budget in iterations instead (machines of different speeds compare by iterations)")
     pl = sub.add_parser("plot", help="FID and per-digit fractions against CPU minutes")
     pl.add_argument("--run", nargs="+", required=True, help="run folders (the first one's class mix is drawn)")
     pl.add_argument("--png", required=True)
