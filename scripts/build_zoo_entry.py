@@ -360,6 +360,24 @@ def build(args: argparse.Namespace, run: Path) -> Path:
     return final
 
 
+def same_settings(new: dict, old: dict, ran: dict) -> bool:
+    """Whether recipe ``new`` trains what recipe ``old`` trained: the same settings, except that ``new``
+    may spell out one ``old`` left to its default, at the value the run recorded (``ran``)."""
+    if not isinstance(new, dict) or not isinstance(old, dict) or new.get("model") != old.get("model"):
+        return False
+    for section in set(new) | set(old):
+        a, b = new.get(section), old.get(section)
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            if a != b:
+                return False
+            continue
+        if set(b) - set(a) or any(a[k] != b[k] for k in b):
+            return False
+        if any(a[k] != (ran.get(section) or {}).get(k, object()) for k in set(a) - set(b)):
+            return False
+    return True
+
+
 def restamp(entry: Path, args: argparse.Namespace) -> None:
     """New summary (``--summary`` or the recipe's comment) and notes (``--note``, if any) for a built entry."""
     from genzoo.files import atomic_write
@@ -370,8 +388,10 @@ def restamp(entry: Path, args: argparse.Namespace) -> None:
     card = json.loads(path.read_text())
     recipe = Path(args.recipe)
     if recipe.is_file() and sha256_file(recipe) != card["recipe_sha256"]:
-        # Only the comments may differ: the settings that trained the entry are the same.
-        if yaml.safe_load(recipe.read_text()) != yaml.safe_load((entry / "recipe.yaml").read_text()):
+        # Only the comments may differ, or a setting the entry left to its default written out at the
+        # value that ran: the settings that trained the entry are the same.
+        new, old = yaml.safe_load(recipe.read_text()), yaml.safe_load((entry / "recipe.yaml").read_text())
+        if not same_settings(new, old, RunConfig.load(entry / "config.yaml", record=True).to_dict()):
             sys.exit(f"{recipe} changed the settings that trained {args.name}: retrain and rebuild the entry")
         shutil.copyfile(recipe, entry / "recipe.yaml")
         card["recipe_sha256"] = sha256_file(recipe)

@@ -184,3 +184,14 @@ def test_restamp_rewrites_the_summary_and_notes_and_nothing_verified(tmp_path):
     md = (tmp_path / name / "card.md").read_text()
     assert "A model of tests." in md and "## Notes\n\n- measured: 1 (cmd)" in md
     assert {rel: sha256_file(tmp_path / name / rel) for rel in zoo.VERIFIED} == before
+
+
+def test_a_recipe_may_spell_out_a_default_at_the_value_that_ran_and_nothing_else():
+    same = _build_script().same_settings
+    old = {"model": "dcgan", "model_config": {"width": 16}, "train": {"steps": 10}}
+    ran = {"model_config": {"width": 16, "pack": 2}, "train": {"steps": 10, "lr_halflife": 0}}
+    assert same({**old, "train": {"steps": 10, "lr_halflife": 0}}, old, ran)  # written out as it ran
+    assert not same({**old, "train": {"steps": 10, "lr_halflife": 500}}, old, ran)  # another value
+    assert not same({**old, "train": {"steps": 11}}, old, ran)
+    assert not same({"model": "dcgan", "model_config": {"width": 16}}, old, ran)  # a setting dropped
+    assert not same({**old, "model": "gan"}, old, ran)
