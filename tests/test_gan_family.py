@@ -139,12 +139,13 @@ def test_dcgan_layouts():
     assert [x.out_channels for x in m.D[0].net if isinstance(x, torch.nn.Conv2d)] == [32, 64]
     assert m.D[1].in_features == 1024 and m.G.project[0].out_features == 1024 and m.G.start == (128, 7, 7)
     assert m.config.z_dim == 96
-    # The default: the same network at width 32, D judging pairs (packing 2), R1 on D, EMA in training.
+    # The default: the same network at width 32, R1 on D; in training an EMA and a learning-rate half-life.
     m = _model("dcgan", (1, 28, 28))
     convs = [x for x in m.D[0].net if isinstance(x, torch.nn.Conv2d)]
-    assert [(x.in_channels, x.out_channels) for x in convs] == [(2, 16), (16, 32)] and m.G.start == (64, 7, 7)
-    assert m.resolved_config().width == 32 and m.config.r1 == 1.0 and m.config.pack == 2
-    assert type(m).train_defaults == {"ema": 0.999}
+    assert [(x.in_channels, x.out_channels) for x in convs] == [(1, 16), (16, 32)] and m.G.start == (64, 7, 7)
+    assert m.resolved_config().width == 32 and m.config.r1 == 1.0 and m.config.pack == 1
+    assert type(m).train_defaults == {"ema": 0.999, "lr_halflife": 10_000}
+    assert get_model_class("softmax-gan").train_defaults == {"ema": 0.999}  # its subclass keeps a constant rate
     for shape in [(3, 32, 32), (3, 64, 64), (1, 28, 28)]:
         m = _model("dcgan", shape, layout="allconv", width=8).eval()
         x = m.sample(3, torch.Generator().manual_seed(0))

@@ -25,6 +25,8 @@ from .dcgan import DCGAN
 class SoftmaxGAN(DCGAN):
     """Softmax GAN (Lin 2017): a softmax over the batch of real and fake examples; conv or MLP bodies."""
 
+    train_defaults = {"ema": 0.999}  # the EMA of the DCGAN family, not dcgan's learning-rate schedule
+
     @dataclass(frozen=True)
     class Config(FamilyConfig):
         loss: str = "softmax"
