@@ -4,6 +4,7 @@
     python benchmarks/likelihood_family.py nll --models vae,pixelcnn --minutes 5 --n-test 1000 --k 5000
     python benchmarks/likelihood_family.py seeds --seeds 0,1,2,3,4    # the learning tests' figures per seed
     python benchmarks/likelihood_family.py repro --variant nade --seed 0 --out /work/runs/repro --hours 2
+    python benchmarks/likelihood_family.py repro-table --variant nade --out /work/runs/repro --png curve.png
 
 ``nll`` trains each model for ``--minutes`` of training time on MNIST (data.binarize=dynamic) into
 ``--out``/NAME, then reports the test NLL in nats (± its standard error over the images) on the
@@ -18,12 +19,16 @@ same draw for validation, early stopping on the validation NLL (stop after ``--l
 without improvement; the best model goes to RUN/model), then the exact test NLL. It is resumable:
 each call trains epochs (``genzoo train --resume``) until ``--hours`` would be exceeded, keeping its
 state in OUT/VARIANT-sSEED/repro.json; call it again to continue.
+``repro-table`` reads every seed's repro.json of a variant: one row per seed, the mean ± standard
+deviation (n - 1) over the seeds that finished, and, with ``--png``, the validation NLL against
+epochs of every seed beside the published figure.
 ``seeds`` runs the recipe of every learning test of the family (the functions the tests call, from
 tests/) for each seed and prints the figures next to the bound each test asserts for seed 0.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
@@ -283,9 +288,87 @@ def repro(name: str, seed: int, out: str, hours: float, look_ahead: int, max_epo
           f"{t['0']:.2f} | " + ", ".join(f"{t[k]:.2f}" for k in sorted(t)) + " |", flush=True)
 
 
+# The published test NLL (nats) of each repro variant, docs/reproductions.md (None: not verified).
+REPRO_PUBLISHED = {"nade": 88.86, "made-1hl-1mask": 88.40, "made-1hl-32masks": None, "made-2hl-32masks": 86.64}
+
+
+def repro_table(name: str, out: str, png: str | None) -> None:
+    """Every seed's row of VARIANT from OUT/VARIANT-s*/repro.json, their mean ± std, and the curve."""
+    import json
+    from pathlib import Path
+
+    states = [json.loads(f.read_text()) for f in sorted(Path(out).glob(f"{name}-s*/repro.json"))]
+    if not states:
+        raise SystemExit(f"{out}: no {name}-s*/repro.json (run `repro --variant {name}` first)")
+    print("| seed | best epoch of run | best valid NLL | test NLL (mean of draws) | per draw | status |")
+    print("|---|---|---|---|---|---|")
+    finished = []
+    for st in states:
+        test = st.get("test", {})
+        mean = statistics.fmean(test.values()) if test else None
+        if mean is not None:
+            finished.append(mean)
+        status = "early-stopped" if st["done"] and test else f"running ({st['epochs']} epochs)"
+        cells = (f"{mean:.2f}", ", ".join(f"{test[k]:.2f}" for k in sorted(test))) if test else ("-", "-")
+        print(f"| {st['seed']} | {st['best_epoch']} of {st['epochs']} | {st['best_valid']:.2f} | {cells[0]} | "
+              f"{cells[1]} | {status} |")
+    if finished:
+        sd = f" ± {statistics.stdev(finished):.2f}" if len(finished) > 1 else ""
+        print(f"\ntest NLL over {len(finished)} finished seed(s): {statistics.fmean(finished):.2f}{sd} nats "
+              f"(published: {REPRO_PUBLISHED.get(name) or 'not verified'})")
+    if png:
+        _repro_png(name, states, png)
+
+
+def _repro_png(name: str, states: list[dict], png: str) -> None:
+    from pathlib import Path
+
+    from PIL import Image, ImageDraw
+
+    W, H, left, right, top, bottom = 720, 420, 60, 150, 30, 40
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    pw, ph = W - left - right, H - top - bottom
+    curves = [(st["seed"], [(e, v) for e, v, *_ in st["history"]]) for st in states]
+    published = REPRO_PUBLISHED.get(name)
+    values = [v for _, c in curves for _, v in c] + ([published] if published else [])
+    y0 = math.floor(min(values)) - 1
+    y1 = min(max(values), y0 + 20)  # the first epochs are far above: clip them to keep the end readable
+    x1 = max(max(e for e, _ in c) for _, c in curves if c)
+
+    def X(e: float) -> float:
+        return left + pw * e / x1
+
+    def Y(v: float) -> float:
+        return top + ph - ph * (min(max(v, y0), y1) - y0) / (y1 - y0)
+
+    d.rectangle([left, top, left + pw, top + ph], outline="black")
+    d.text((left, 10), f"{name}: validation NLL (nats) against epochs, binarized MNIST", fill="black")
+    for i in range(5):
+        v = y0 + (y1 - y0) * i / 4
+        d.text((6, Y(v) - 6), f"{v:.1f}", fill="black")
+        d.line([left - 4, Y(v), left, Y(v)], fill="black")
+    for i in range(5):
+        e = x1 * i / 4
+        d.text((X(e) - 8, top + ph + 6), f"{e:.0f}", fill="black")
+    d.text((left + pw // 2 - 20, H - 18), "epoch", fill="black")
+    if published:
+        for x in range(left, left + pw, 8):
+            d.line([x, Y(published), x + 4, Y(published)], fill="#d62728")
+        d.text((left + pw + 6, Y(published) - 6), f"published {published}", fill="#d62728")
+    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"]
+    for k, (seed, c) in enumerate(curves):
+        if len(c) > 1:
+            d.line([(X(e), Y(v)) for e, v in c], fill=colours[k % 5], width=2)
+        d.text((left + pw + 6, top + 14 * k), f"seed {seed}", fill=colours[k % 5])
+    Path(png).parent.mkdir(parents=True, exist_ok=True)
+    img.save(png)
+    print(png)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["speed", "nll", "seeds", "repro"])
+    p.add_argument("what", choices=["speed", "nll", "seeds", "repro", "repro-table"])
     p.add_argument("--variant", default="nade", help="repro: " + ", ".join(v for v in VARIANTS if "ade" in v))
     p.add_argument("--seed", type=int, default=0, help="repro: train.seed")
     p.add_argument("--hours", type=float, default=2.0, help="repro: stop before an epoch would pass this")
@@ -295,6 +378,7 @@ def main() -> None:
     p.add_argument("--valid-n", type=int, default=10_000, help="repro: validation images (of the held-out 10,000)")
     p.add_argument("--valid-every", type=int, default=1, help="repro: epochs between validations")
     p.add_argument("--test-draws", type=int, default=5, help="repro: binarizations of the test set (seeds 0..N-1)")
+    p.add_argument("--png", default=None, help="repro-table: draw the validation curves here")
     p.add_argument("--set", action="append", default=[], help="repro: extra genzoo --set for the first call")
     p.add_argument("--seeds", default="0,1,2,3,4", help="seeds: the seeds to run")
     p.add_argument("--only", default="", help="seeds: comma-separated words; run the tests whose name has one")
@@ -311,8 +395,10 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=16)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    if a.what == "repro":
+    if a.what in ("repro", "repro-table"):
         out = a.out if a.out != "runs/likelihood" else "runs/repro"
+        if a.what == "repro-table":
+            return repro_table(a.variant, out, a.png)
         repro(a.variant, a.seed, out, a.hours, a.look_ahead, a.max_epochs, a.batch_size, a.valid_n, a.valid_every,
               a.test_draws, a.set)
     elif a.what == "seeds":

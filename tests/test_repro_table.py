@@ -1,0 +1,41 @@
+"""benchmarks/likelihood_family.py repro-table: the rows of docs/reproductions.md's NADE/MADE table."""
+import json
+
+import pytest
+from helpers import load_script
+
+
+@pytest.fixture(scope="module")
+def lf():
+    return load_script("benchmarks/likelihood_family.py")
+
+
+def _state(seed, history, test=None, done=False):
+    best = min(history, key=lambda h: h[1])
+    st = {"variant": "made-1hl-1mask", "seed": seed, "run": "x", "epochs": history[-1][0], "history": history,
+          "best_epoch": best[0], "best_valid": best[1], "done": done}
+    if test:
+        st["test"] = test
+    return st
+
+
+def test_finished_seeds_give_mean_and_std_and_a_running_seed_says_so(lf, tmp_path, capsys):
+    runs = {0: _state(0, [[1, 95.0, 1, 1], [2, 90.0, 1, 1], [3, 91.0, 1, 1]], {"0": 89.0, "1": 89.2}, True),
+            1: _state(1, [[1, 96.0, 1, 1], [2, 91.0, 1, 1], [3, 92.0, 1, 1]], {"0": 90.0, "1": 90.2}, True),
+            2: _state(2, [[1, 97.0, 1, 1]])}
+    for seed, st in runs.items():
+        (tmp_path / f"made-1hl-1mask-s{seed}").mkdir()
+        (tmp_path / f"made-1hl-1mask-s{seed}" / "repro.json").write_text(json.dumps(st))
+    png = tmp_path / "curve.png"
+    lf.repro_table("made-1hl-1mask", str(tmp_path), str(png))
+    out = capsys.readouterr().out
+    assert "| 0 | 2 of 3 | 90.00 | 89.10 | 89.00, 89.20 | early-stopped |" in out
+    assert "| 2 | 1 of 1 | 97.00 | - | - | running (1 epochs) |" in out
+    # mean of 89.1 and 90.1, standard deviation with n - 1: 0.71
+    assert "test NLL over 2 finished seed(s): 89.60 ± 0.71 nats (published: 88.4)" in out
+    assert png.stat().st_size > 1000
+
+
+def test_a_variant_without_runs_names_the_folder_and_the_command(lf, tmp_path):
+    with pytest.raises(SystemExit, match=r"no nade-s\*/repro.json \(run `repro --variant nade` first\)"):
+        lf.repro_table("nade", str(tmp_path), None)
