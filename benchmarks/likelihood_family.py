@@ -18,7 +18,8 @@ first 50,000 training images binarized once (``data.binarize=static``), the last
 same draw for validation, early stopping on the validation NLL (stop after ``--look-ahead`` epochs
 without improvement; the best model goes to RUN/model), then the exact test NLL. It is resumable:
 each call trains epochs (``genzoo train --resume``) until ``--hours`` would be exceeded, keeping its
-state in OUT/VARIANT-sSEED/repro.json; call it again to continue.
+state in OUT/VARIANT-sSEED/repro.json; call it again to continue, or with ``--stop`` to end a run
+whose budget ran out before early stopping (its best epoch so far is tested, and the row says so).
 ``repro-table`` reads every seed's repro.json of a variant: one row per seed, the mean ± standard
 deviation (n - 1) over the seeds that finished, and, with ``--png``, the validation NLL against
 epochs of every seed beside the published figure.
@@ -214,8 +215,12 @@ def _valid_nll(model, x: torch.Tensor, batch: int = 500) -> float:
 
 
 def repro(name: str, seed: int, out: str, hours: float, look_ahead: int, max_epochs: int, batch: int,
-          valid_n: int, valid_every: int, test_draws: int, sets: list[str]) -> None:
-    """Train VARIANT with early stopping on the validation NLL, resumably; the test NLL once it stops."""
+          valid_n: int, valid_every: int, test_draws: int, sets: list[str], stop: bool = False) -> None:
+    """Train VARIANT with early stopping on the validation NLL, resumably; the test NLL once it stops.
+
+    ``stop`` ends a run that has not early-stopped where it is (a budget ran out): its best weights
+    so far get the test NLL, and the state records that the stop was the budget's.
+    """
     import json
     import shutil
     import subprocess
@@ -231,6 +236,10 @@ def repro(name: str, seed: int, out: str, hours: float, look_ahead: int, max_epo
     state = json.loads(state_file.read_text()) if state_file.exists() else {
         "variant": name, "seed": seed, "run": None, "epochs": 0, "history": [], "best_epoch": 0,
         "best_valid": None, "done": False}
+    if stop and not state["done"]:
+        if not state["epochs"]:
+            raise SystemExit(f"{folder}: nothing trained yet, nothing to stop")
+        state["done"], state["stopped"] = True, "budget"
     model_name, settings = variant(name)
     train_x = load_dataset(DataConfig(name="mnist", binarize="static"), "train").x
     valid = train_x[50_000 : 50_000 + valid_n]  # the same draw as the training images, held out
@@ -270,6 +279,8 @@ def repro(name: str, seed: int, out: str, hours: float, look_ahead: int, max_epo
             shutil.copytree(run / "model", folder / "best", dirs_exist_ok=True)
         stale = state["epochs"] - state["best_epoch"]
         state["done"] = stale >= look_ahead or state["epochs"] >= max_epochs
+        if state["done"] and stale < look_ahead:
+            state["stopped"] = "max-epochs"
         state_file.write_text(json.dumps(state, indent=1))
         print(f"epoch {state['epochs']}: valid NLL {v:.3f} (best {state['best_valid']:.3f} at {state['best_epoch']}), "
               f"{t2 - t1:.0f} s training, {time.time() - t2:.0f} s validation", flush=True)
@@ -308,7 +319,9 @@ def repro_table(name: str, out: str, png: str | None) -> None:
         mean = statistics.fmean(test.values()) if test else None
         if mean is not None:
             finished.append(mean)
-        status = "early-stopped" if st["done"] and test else f"running ({st['epochs']} epochs)"
+        stopped = {"budget": "stopped by the budget", "max-epochs": "stopped at --max-epochs"}
+        status = (stopped.get(st.get("stopped"), "early-stopped") if st["done"] and test
+                  else f"running ({st['epochs']} epochs)")
         cells = (f"{mean:.2f}", ", ".join(f"{test[k]:.2f}" for k in sorted(test))) if test else ("-", "-")
         print(f"| {st['seed']} | {st['best_epoch']} of {st['epochs']} | {st['best_valid']:.2f} | {cells[0]} | "
               f"{cells[1]} | {status} |")
@@ -379,6 +392,8 @@ def main() -> None:
     p.add_argument("--valid-every", type=int, default=1, help="repro: epochs between validations")
     p.add_argument("--test-draws", type=int, default=5, help="repro: binarizations of the test set (seeds 0..N-1)")
     p.add_argument("--png", default=None, help="repro-table: draw the validation curves here")
+    p.add_argument("--stop", action="store_true",
+                   help="repro: end the run where it is (its budget ran out) and measure the test NLL of its best epoch")
     p.add_argument("--set", action="append", default=[], help="repro: extra genzoo --set for the first call")
     p.add_argument("--seeds", default="0,1,2,3,4", help="seeds: the seeds to run")
     p.add_argument("--only", default="", help="seeds: comma-separated words; run the tests whose name has one")
@@ -400,7 +415,7 @@ def main() -> None:
         if a.what == "repro-table":
             return repro_table(a.variant, out, a.png)
         repro(a.variant, a.seed, out, a.hours, a.look_ahead, a.max_epochs, a.batch_size, a.valid_n, a.valid_every,
-              a.test_draws, a.set)
+              a.test_draws, a.set, a.stop)
     elif a.what == "seeds":
         seeds([int(v) for v in a.seeds.split(",")], a.only)
     elif a.what == "speed":

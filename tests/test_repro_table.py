@@ -39,3 +39,17 @@ def test_finished_seeds_give_mean_and_std_and_a_running_seed_says_so(lf, tmp_pat
 def test_a_variant_without_runs_names_the_folder_and_the_command(lf, tmp_path):
     with pytest.raises(SystemExit, match=r"no nade-s\*/repro.json \(run `repro --variant nade` first\)"):
         lf.repro_table("nade", str(tmp_path), None)
+
+
+def test_a_run_stopped_by_its_budget_says_so(lf, tmp_path, capsys):
+    st = _state(0, [[1, 95.0, 1, 1], [2, 90.0, 1, 1]], {"0": 89.0}, True)
+    st["stopped"] = "budget"
+    (tmp_path / "made-1hl-1mask-s0").mkdir()
+    (tmp_path / "made-1hl-1mask-s0" / "repro.json").write_text(json.dumps(st))
+    lf.repro_table("made-1hl-1mask", str(tmp_path), None)
+    assert "| 0 | 2 of 2 | 90.00 | 89.00 | 89.00 | stopped by the budget |" in capsys.readouterr().out
+
+
+def test_stopping_a_run_that_never_trained_is_refused(lf, tmp_path):
+    with pytest.raises(SystemExit, match="made-1hl-1mask-s3: nothing trained yet, nothing to stop"):
+        lf.repro("made-1hl-1mask", 3, str(tmp_path), 1.0, 30, 1000, 100, 100, 1, 1, [], stop=True)
