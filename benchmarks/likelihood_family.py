@@ -368,7 +368,7 @@ def _repro_png(name: str, states: list[dict], png: str) -> None:
     if published:
         for x in range(left, left + pw, 8):
             d.line([x, Y(published), x + 4, Y(published)], fill="#d62728")
-        d.text((left + pw + 6, Y(published) - 6), f"published {published}", fill="#d62728")
+        d.text((left + pw + 6, Y(published) - 6), f"published test {published}", fill="#d62728")
     colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"]
     for k, (seed, c) in enumerate(curves):
         if len(c) > 1:
