@@ -299,7 +299,7 @@ def repro(name: str, seed: int, out: str, hours: float, look_ahead: int, max_epo
           f"{t['0']:.2f} | " + ", ".join(f"{t[k]:.2f}" for k in sorted(t)) + " |", flush=True)
 
 
-# The published test NLL (nats) of each repro variant, docs/reproductions.md (None: not verified).
+# The published test NLL (nats) of each repro variant as docs/reproductions.md quotes it (None: no figure quoted).
 REPRO_PUBLISHED = {"nade": 88.86, "made-1hl-1mask": 88.40, "made-1hl-32masks": None, "made-2hl-32masks": 86.64}
 
 
