@@ -301,6 +301,8 @@ def repro(name: str, seed: int, out: str, hours: float, look_ahead: int, max_epo
 
 # The published test NLL (nats) of each repro variant as docs/reproductions.md quotes it (None: no figure quoted).
 REPRO_PUBLISHED = {"nade": 88.86, "made-1hl-1mask": 88.40, "made-1hl-32masks": None, "made-2hl-32masks": 86.64}
+# How a run that did not early-stop ended (repro.json "stopped"), as repro-table says it.
+STOPPED = {"budget": "stopped by the budget", "max-epochs": "stopped at --max-epochs"}
 
 
 def repro_table(name: str, out: str, png: str | None) -> None:
@@ -319,8 +321,7 @@ def repro_table(name: str, out: str, png: str | None) -> None:
         mean = statistics.fmean(test.values()) if test else None
         if mean is not None:
             finished.append(mean)
-        stopped = {"budget": "stopped by the budget", "max-epochs": "stopped at --max-epochs"}
-        status = (stopped.get(st.get("stopped"), "early-stopped") if st["done"] and test
+        status = (STOPPED.get(st.get("stopped"), "early-stopped") if st["done"] and test
                   else f"running ({st['epochs']} epochs)")
         cells = (f"{mean:.2f}", ", ".join(f"{test[k]:.2f}" for k in sorted(test))) if test else ("-", "-")
         print(f"| {st['seed']} | {st['best_epoch']} of {st['epochs']} | {st['best_valid']:.2f} | {cells[0]} | "
