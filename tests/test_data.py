@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import pickle
@@ -222,6 +223,43 @@ def test_cache_dir_follows_environment(monkeypatch, tmp_path):
     assert cache_dir() == tmp_path
     monkeypatch.delenv("GENZOO_DATA")
     assert cache_dir() == Path.home() / ".cache" / "genzoo"
+
+
+def test_two_processes_writing_the_mnist_cache_at_once_both_succeed(tmp_path, monkeypatch):
+    """A second process caching MNIST while the first is still writing: neither renames the other's file."""
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path))
+    splits = {"test": (np.zeros((3, 28, 28), np.uint8), np.arange(3, dtype=np.uint8))}
+    real_savez, interleaved = np.savez, []
+
+    def savez_then_other_process(f, **arrays):
+        real_savez(f, **arrays)
+        if not interleaved:  # once: another pid writes and renames the same cache in between
+            interleaved.append(True)
+            pid = os.getpid
+            monkeypatch.setattr(os, "getpid", lambda: pid() + 1)
+            mnist._write_cache(splits)
+            monkeypatch.setattr(os, "getpid", pid)
+
+    monkeypatch.setattr(np, "savez", savez_then_other_process)
+    assert mnist._write_cache(splits) == [mnist.cache_path("test")]
+    assert interleaved and sorted(p.name for p in (tmp_path / "mnist").iterdir()) == ["test.npz"]
+    with np.load(mnist.cache_path("test")) as npz:
+        assert npz["y"].tolist() == [0, 1, 2]
+
+
+def test_concurrent_downloads_use_their_own_temporary_file(tmp_path, monkeypatch):
+    """Each process downloads through its own temporary name, so a parallel fetch cannot break it."""
+    seen = []
+
+    def fake_urlopen(request, timeout):
+        seen.append(dl.temporary_name(tmp_path / "f.gz"))
+        return io.BytesIO(b"data")
+
+    monkeypatch.setattr(dl.urllib.request, "urlopen", fake_urlopen)
+    (tmp_path / "f.gz.part").write_bytes(b"another process's partial download")
+    assert dl.download(["http://x/f.gz"], tmp_path / "f.gz", hashlib.md5(b"data").hexdigest()) == tmp_path / "f.gz"
+    assert (tmp_path / "f.gz").read_bytes() == b"data" and str(os.getpid()) in seen[0].name
+    assert (tmp_path / "f.gz.part").read_bytes() == b"another process's partial download"
 
 
 # --------------------------------------------------------------------------- MNIST, for real

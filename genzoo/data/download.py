@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import DataError
+from ..files import temporary_name
 
 DOWNLOAD_TIMEOUT_S = 5.0  # fail fast: offline machines should fall through to the next source quickly
 
@@ -93,7 +94,7 @@ def download(urls: Iterable[str], dest: Path, md5: str, timeout: float = DOWNLOA
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     for url in urls:
-        tmp = dest.with_name(dest.name + ".part")
+        tmp = temporary_name(dest)  # per process: concurrent fetches never share it
         try:
             log(f"downloading {url}")
             request = urllib.request.Request(url, headers={"User-Agent": "genzoo"})

