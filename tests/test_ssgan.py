@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from genzoo.config import RunConfig
 from genzoo.errors import ConfigError
@@ -35,6 +36,23 @@ def test_weight_norm_data_init_standardises_each_unit_and_keeps_hidden_scales_fi
     assert [n for n, _ in layer.named_parameters()] == ["v", "b"] and "g" in dict(layer.named_buffers())
     torch.testing.assert_close(layer.weight.norm(dim=1), layer.g)  # ||w|| = g, whatever v's length
     assert "g" in dict(WeightNormLinear(6, 4).named_parameters())  # trainable scale (the heads)
+
+
+def test_weight_norm_forward_and_gradients_are_those_of_the_normalised_weight():
+    """The layer scales its output, not its weight: the same function and gradients as x w^T + b."""
+    torch.manual_seed(0)
+    layer = WeightNormLinear(6, 4)
+    with torch.no_grad():
+        layer.g.uniform_(0.5, 2)
+        layer.b.normal_()
+    x = torch.randn(5, 6)
+    layer(x).pow(2).sum().backward()
+    fast = [p.grad.clone() for p in layer.parameters()]
+    layer.zero_grad()
+    F.linear(x, layer.weight, layer.b).pow(2).sum().backward()
+    torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.b))
+    for a, p in zip(fast, layer.parameters()):
+        torch.testing.assert_close(a, p.grad)
 
 
 def test_noise_layers_draw_only_through_the_given_source():
