@@ -9,6 +9,13 @@ Train the runs with the recipe (docs/reproductions.md)::
     genzoo train --config recipes/ssgan-salimans2016.yaml --set train.seed=1 --set model.labelled_seed=1
     python benchmarks/ssgan_accuracy.py runs/ssgan-mnist-001 runs/ssgan-mnist-002 --json out.json
 
+A run keeps only its newest checkpoints (``train.keep_checkpoints``): to score every one of a
+long run, watch it while it trains. ``--watch`` scores each checkpoint as it appears, rewrites
+``--json`` after each (a watch that is restarted keeps the points already in that file) and ends
+with the run; ``--png`` draws the curve::
+
+    python benchmarks/ssgan_accuracy.py RUN --watch --json curve.json --png curve.png
+
 A model without checkpoints (a zoo entry such as ``zoo:ssgan-mnist``, or an exported ``model/``
 folder) is scored as stored: ``python benchmarks/ssgan_accuracy.py --stored zoo:ssgan-mnist``.
 """
@@ -66,6 +73,91 @@ def score_run(run: Path, test, all_checkpoints: bool) -> dict:
     return out
 
 
+def watch(run: Path, test, json_path: Path, every: float) -> dict:
+    """Score each new checkpoint of ``run`` until its last step; the row's ``curve`` holds them all."""
+    import time
+
+    import genzoo
+    from genzoo.config import RunConfig
+    from genzoo.errors import GenzooError
+
+    cfg = RunConfig.load(run / "config.yaml", record=True)
+    model = genzoo.load(run) if (run / "model").is_dir() else None
+    row = {"run": str(run), "seed": cfg.train.seed, "labelled_seed": cfg.model_config.labelled_seed,
+           "batch_size": cfg.train.batch_size, "curve": []}
+    if json_path.is_file():  # a restarted watch keeps what it scored before
+        for old in json.loads(json_path.read_text())["rows"]:
+            if old["run"] == str(run):
+                row["curve"] = old["curve"]
+    done = {c["step"] for c in row["curve"]}
+    while True:
+        for path in sorted((run / "checkpoints").glob("step_*.pt")):
+            step = int(path.stem.split("_")[1])
+            if step in done:
+                continue
+            if model is None:
+                model = genzoo.load(run)
+            if not path.is_file():
+                continue  # rotated away since the listing
+            try:
+                point = score_checkpoint(model, path, test)
+            except GenzooError:  # rotated away while being read: the next one counts
+                if path.is_file():
+                    raise
+                continue
+            row["curve"] = sorted(row["curve"] + [point], key=lambda c: c["step"])
+            done.add(step)
+            row.update({k: v for k, v in row["curve"][-1].items()})
+            json_path.write_text(json.dumps({"rows": [row]}, indent=2))
+            print(f"step {step}: {point.get('averaged_errors')} errors (averaged D), {point['raw_errors']} (raw)",
+                  file=sys.stderr, flush=True)
+        if done and max(done) >= cfg.train.steps:
+            return row
+        time.sleep(every)
+
+
+def curve_png(rows: list[dict], png: str, published: float = 93) -> None:
+    """Test errors (log scale) against iterations, averaged and raw D, with the paper's figure."""
+    import math
+
+    from PIL import Image, ImageDraw
+
+    W, H, left, right, top, bottom = 720, 420, 60, 170, 30, 40
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    pw, ph = W - left - right, H - top - bottom
+    x1 = max(c["step"] for r in rows for c in r["curve"])
+    y0, y1 = math.log10(50), math.log10(3000)
+
+    def X(step: float) -> float:
+        return left + pw * step / x1
+
+    def Y(errors: float) -> float:
+        return top + ph - ph * (min(max(math.log10(errors), y0), y1) - y0) / (y1 - y0)
+
+    d.rectangle([left, top, left + pw, top + ph], outline="black")
+    d.text((left, 10), "semi-supervised GAN, 100 labels: MNIST test errors (of 10,000) against iterations",
+           fill="black")
+    for v in (50, 100, 200, 500, 1000, 2000):
+        d.text((8, Y(v) - 6), str(v), fill="black")
+        d.line([left - 4, Y(v), left, Y(v)], fill="black")
+    for i in range(5):
+        step = x1 * i / 4
+        d.text((X(step) - 12, top + ph + 6), f"{step / 1000:.0f}k", fill="black")
+    d.text((left + pw // 2 - 24, H - 18), "iteration", fill="black")
+    for x in range(left, left + pw, 8):
+        d.line([x, Y(published), x + 4, Y(published)], fill="#d62728")
+    d.text((left + pw + 6, Y(published) - 6), f"published {published:g}", fill="#d62728")
+    for k, r in enumerate(rows):
+        for key, colour, label in (("averaged_errors", "#1f77b4", "averaged D"), ("raw_errors", "#aaaaaa", "raw D")):
+            pts = [(X(c["step"]), Y(c[key])) for c in r["curve"] if key in c]
+            if len(pts) > 1:
+                d.line(pts, fill=colour, width=2)
+            d.text((left + pw + 6, top + 14 * (2 * k + (key == "raw_errors"))), f"seed {r['seed']}: {label}", fill=colour)
+    img.save(png)
+    print(png)
+
+
 def summary(values: list[int]) -> str:
     if not values:
         return ""
@@ -96,6 +188,9 @@ def main() -> None:
                    help="score each model as stored (a zoo name or a model folder), not its checkpoints")
     p.add_argument("--checkpoints", action="store_true", help="also score every kept checkpoint (a curve)")
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--watch", action="store_true", help="score each checkpoint of one training run as it appears")
+    p.add_argument("--every", type=float, default=60.0, help="--watch: seconds between looks")
+    p.add_argument("--png", default=None, help="draw the test errors against iterations here (needs a curve)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -112,6 +207,14 @@ def main() -> None:
             errors = test_errors(model, test.x, test.y)
             print(f"{name}: {errors} test errors of {len(test.y)}, accuracy {100 * (1 - errors / len(test.y)):.2f} %")
         return
+    if args.watch:
+        if len(args.runs) != 1 or not args.json:
+            raise SystemExit("--watch follows one run and needs --json (where the curve is kept)")
+        rows = [watch(Path(args.runs[0]), test, Path(args.json), args.every)]
+        if args.png:
+            curve_png(rows, args.png)
+        print(table(rows, len(test.y)))
+        return
     rows = []
     for run in map(Path, args.runs):
         rows.append(score_run(run, test, args.checkpoints))
@@ -119,6 +222,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows},
                                               indent=2))
+    if args.png:
+        curve_png([r for r in rows if "curve" in r], args.png)
     print(table(rows, len(test.y)))
 
 

@@ -3,6 +3,7 @@
 Learning on digits is in test_gan_family.py; the MNIST reproduction is benchmarks/ssgan_accuracy.py
 (docs/reproductions.md).
 """
+import json
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,27 @@ def test_accuracy_is_measured_without_noise_and_restores_the_mode():
     x, y = torch.rand(20, 1, 8, 8), torch.arange(20) % 4
     acc = m.accuracy(x, y)
     assert m.training and acc == float((m.eval().classify(x) == y).float().mean())
+
+
+def test_accuracy_watch_scores_every_checkpoint_once_and_a_restart_keeps_the_curve(tmp_path):
+    """benchmarks/ssgan_accuracy.py --watch: a run's rotated-away checkpoints stay in the curve."""
+    from helpers import load_script, run_config
+    from tiny_configs import TINY
+
+    from genzoo.data import DataConfig, load_dataset
+    from genzoo.train import train
+
+    acc = load_script("benchmarks/ssgan_accuracy.py")
+    cfg = run_config("ssgan", TINY["ssgan"][0], steps=6, batch_size=8, checkpoint_every=2, ema=0.9)
+    run = train(cfg, out=tmp_path, progress=False)
+    assert sorted(p.name for p in (run / "checkpoints").glob("step_*.pt")) == ["step_00000004.pt", "step_00000006.pt"]
+    test = load_dataset(DataConfig(name="digits"), "test")
+    curve = tmp_path / "curve.json"
+    earlier = {"step": 2, "raw_errors": 300, "averaged_errors": 250}  # scored before it rotated away
+    curve.write_text(json.dumps({"rows": [{"run": str(run), "curve": [earlier]}]}))
+    row = acc.watch(run, test, curve, every=0.0)
+    assert [c["step"] for c in row["curve"]] == [2, 4, 6] and row["curve"][0] == earlier
+    assert row["step"] == 6 and 0 <= row["averaged_errors"] <= len(test.y)
+    assert json.loads(curve.read_text())["rows"][0]["curve"] == row["curve"]
+    acc.curve_png([row], str(tmp_path / "curve.png"))
+    assert (tmp_path / "curve.png").stat().st_size > 0
