@@ -167,3 +167,41 @@ def test_accuracy_watch_scores_every_checkpoint_once_and_a_restart_keeps_the_cur
     assert json.loads(curve.read_text())["rows"][0]["curve"] == row["curve"]
     acc.curve_png([row], str(tmp_path / "curve.png"))
     assert (tmp_path / "curve.png").stat().st_size > 0
+
+
+def test_authors_code_settings_reach_the_layers_the_loss_and_the_optimizers():
+    """d_init_std (v's entries), feature_matching=mean (sum / features) and adam_eps (every optimizer)."""
+    torch.manual_seed(0)
+    wide = {**PROTOCOL, "d_hidden": (400, 300), "d_init_std": 0.1}
+    m = _ssgan(**wide, feature_matching="mean", adam_eps=1e-4)
+    layers = [l for l in m.D["body"].net if isinstance(l, WeightNormLinear)] + [m.D["head"]]
+    assert all(abs(float(l.v.detach().std()) - 0.1) < 0.01 for l in layers[:2])
+    assert {g.eps for g in m.optimizer_groups()} == {1e-4}
+    assert {type(o).__name__: o.defaults["eps"] for o in (g.make_optimizer() for g in m.optimizer_groups())} == {"Adam": 1e-4}
+    x = torch.rand(6, 1, 8, 8)
+    summed = _ssgan(**wide)
+    summed.load_state_dict(m.state_dict())
+    torch.testing.assert_close(_generator_loss(m, x) * 300, _generator_loss(summed, x))
+    with pytest.raises(ConfigError, match="feature_matching"):
+        _ssgan(**PROTOCOL, feature_matching="max")
+
+
+def _generator_loss(m, x):
+    """G's feature-matching loss on x from a fixed noise stream."""
+    g = torch.Generator().manual_seed(0)
+    with m.drawing_from(g, 0, 1):
+        return m.losses(Batch(x=x, y=None), "generator")["generator"]
+
+
+def test_unsupervised_weight_scales_only_the_gan_term_of_d():
+    torch.manual_seed(0)
+    full = _ssgan(**PROTOCOL)
+    half = _ssgan(**PROTOCOL, unsupervised_weight=0.5)
+    half.load_state_dict(full.state_dict())
+    x = torch.rand(6, 1, 8, 8)
+    out = []
+    for m in (full, half):
+        with m.drawing_from(torch.Generator().manual_seed(0), 0, 1):
+            out.append(m.losses(Batch(x=x, y=None), "discriminator"))
+    gan_term = out[0]["discriminator"] - out[0]["supervised_loss"]
+    torch.testing.assert_close(out[1]["discriminator"], 0.5 * gan_term + out[0]["supervised_loss"])

@@ -57,6 +57,7 @@ class OptimGroup:
     optimizer: str = "adam"  # adam | adamw | rmsprop | sgd
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
+    eps: float = 1e-8  # Adam's, AdamW's and RMSprop's denominator term
     steps: int = 1
     fresh_batch: bool = True
     kind: ClassVar[str] = "gradient"  # "statistics" for a StatisticsGroup
@@ -68,11 +69,11 @@ class OptimGroup:
         form; where the parameters do not allow it (a device without fused kernels) the default."""
         common = {"lr": self.lr, "weight_decay": self.weight_decay}
         if self.optimizer == "adam":
-            make, kw, fast = torch.optim.Adam, {**common, "betas": self.betas}, {"fused": True}
+            make, kw, fast = torch.optim.Adam, {**common, "betas": self.betas, "eps": self.eps}, {"fused": True}
         elif self.optimizer == "adamw":
-            make, kw, fast = torch.optim.AdamW, {**common, "betas": self.betas}, {"fused": True}
+            make, kw, fast = torch.optim.AdamW, {**common, "betas": self.betas, "eps": self.eps}, {"fused": True}
         elif self.optimizer == "rmsprop":
-            make, kw, fast = torch.optim.RMSprop, common, {"foreach": True}
+            make, kw, fast = torch.optim.RMSprop, {**common, "eps": self.eps}, {"foreach": True}
         elif self.optimizer == "sgd":
             make, kw, fast = torch.optim.SGD, {**common, "momentum": self.betas[0]}, {"fused": True}
         else:

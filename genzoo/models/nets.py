@@ -202,9 +202,10 @@ class WeightNormLinear(nn.Module):
     buffer), as in the hidden layers of Salimans et al. (2016)'s MNIST discriminator.
     """
 
-    def __init__(self, in_features: int, out_features: int, train_scale: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int, train_scale: bool = True, init_std: float = 0.05) -> None:
         super().__init__()
-        self.v = nn.Parameter(0.05 * torch.randn(out_features, in_features))
+        # v's direction is all the layer uses, but its length sets how far an optimizer step turns it
+        self.v = nn.Parameter(init_std * torch.randn(out_features, in_features))
         if train_scale:
             self.g = nn.Parameter(torch.ones(out_features))
         else:
@@ -238,18 +239,19 @@ class MLPBody(nn.Module):
     itself is clean: a head that wants noisy features adds its own :class:`GaussianNoise` (Salimans
     et al. 2016 match the clean last-layer features and classify noisy ones). ``act``: the hidden
     nonlinearity (:func:`activation`). ``weight_norm``: weight-normalised layers with fixed
-    scales, set by :meth:`data_init` before training.
+    scales, set by :meth:`data_init` before training, their directions v drawn N(0, ``init_std``^2).
     """
 
     def __init__(self, in_dim: int, hidden: tuple[int, ...], extra_in: int = 0,
-                 noise: tuple[float, float] = (0.0, 0.0), act: str = "leaky_relu", weight_norm: bool = False) -> None:
+                 noise: tuple[float, float] = (0.0, 0.0), act: str = "leaky_relu", weight_norm: bool = False,
+                 init_std: float = 0.05) -> None:
         super().__init__()
         layers: list[nn.Module] = [GaussianNoise(noise[0])] if noise[0] > 0 else []
         sizes = [in_dim + extra_in, *hidden]
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             if i and noise[1] > 0:
                 layers.append(GaussianNoise(noise[1]))
-            layers += [WeightNormLinear(a, b, train_scale=False) if weight_norm else nn.Linear(a, b), activation(act)]
+            layers += [WeightNormLinear(a, b, train_scale=False, init_std=init_std) if weight_norm else nn.Linear(a, b), activation(act)]
         self.net = nn.Sequential(*layers)
         self.out_dim = hidden[-1]
 

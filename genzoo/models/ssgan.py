@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.base import Dataset
-from ..config import NonNegativeFloat, PositiveInt, Range, Seed, Width
+from ..config import NonNegativeFloat, PositiveFloat, PositiveInt, Range, Seed, Width
 from ..errors import ConfigError
 from ..registry import register
 from ._gan_common import AdversarialModel, FamilyConfig
@@ -73,6 +73,7 @@ class SemiSupervisedGAN(AdversarialModel):
         labelled_batch: PositiveInt = 100  # labelled examples per D step, drawn with replacement (labelled_draw=replacement)
         labelled_draw: str = "replacement"  # replacement | all (the whole labelled subset in every D step)
         supervised_weight: NonNegativeFloat = 1.0
+        unsupervised_weight: NonNegativeFloat = 1.0  # of D's real/fake (GAN) term; Salimans et al.'s code: 0.5
         generator_loss: str = "feature_matching"  # feature_matching | objective
         generator_fresh_batch: bool = False  # G's step reads its own unlabelled batch instead of D's last one
         z_prior: str = "normal"  # normal | uniform (U[0, 1) per coordinate)
@@ -80,6 +81,9 @@ class SemiSupervisedGAN(AdversarialModel):
         weight_norm: bool = False  # MLP nets: weight-normalised D layers (data-dependent init) and G output layer
         d_activation: str = "leaky_relu"  # MLP D: leaky_relu | relu | softplus
         g_activation: str = "relu"  # MLP G: relu | leaky_relu | softplus
+        d_init_std: PositiveFloat = 0.05  # weight_norm: std of the entries of D's directions v (their length sets the step's turn)
+        feature_matching: str = "sum"  # sum | mean of the squared feature differences (a scale, which Adam's eps sees)
+        adam_eps: PositiveFloat = 1e-8  # the optimizers' eps
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
@@ -90,7 +94,7 @@ class SemiSupervisedGAN(AdversarialModel):
         if c.loss not in ("minimax", "nonsaturating"):
             raise ConfigError(f"ssgan's K+1-class discriminator takes loss=minimax or nonsaturating, not {c.loss!r}")
         for field, allowed in (("generator_loss", ("feature_matching", "objective")), ("z_prior", ("normal", "uniform")),
-                               ("labelled_draw", ("replacement", "all"))):
+                               ("labelled_draw", ("replacement", "all")), ("feature_matching", ("sum", "mean"))):
             if getattr(c, field) not in allowed:
                 raise ConfigError(f"model.{field} must be {' or '.join(allowed)}, not {getattr(c, field)!r}")
         if c.labelled_per_class < 1 or c.labelled_batch < 1:
@@ -104,14 +108,14 @@ class SemiSupervisedGAN(AdversarialModel):
             self.G = MLPGenerator(c.z_dim, self.data_shape, tuple(c.g_hidden), batch_norm=self.is_image,
                                   act=c.g_activation, weight_norm=c.weight_norm)
             body = MLPBody(self.data_dim, tuple(c.d_hidden), noise=tuple(c.d_noise), act=c.d_activation,
-                           weight_norm=c.weight_norm)
+                           weight_norm=c.weight_norm, init_std=c.d_init_std)
         else:
             for field, default in (("weight_norm", False), ("d_activation", "leaky_relu"), ("g_activation", "relu")):
                 if getattr(c, field) != default:
                     raise ConfigError(f"model.{field} applies to the MLP networks: set model.arch=mlp")
             self.G = self.build_generator(arch, c.z_dim)
             body = self.build_body(arch)
-        head = WeightNormLinear(body.out_dim, num_classes) if c.weight_norm else nn.Linear(body.out_dim, num_classes)
+        head = WeightNormLinear(body.out_dim, num_classes, init_std=c.d_init_std) if c.weight_norm else nn.Linear(body.out_dim, num_classes)
         self.D = nn.ModuleDict({"body": body, "head": head})
         self.head_noise = GaussianNoise(c.d_noise[1] if self.mlp else 0.0)  # on the features the head classifies
         n = c.labelled_per_class * num_classes
@@ -121,6 +125,7 @@ class SemiSupervisedGAN(AdversarialModel):
     def optimizer_groups(self) -> list[OptimGroup]:
         groups = super().optimizer_groups()
         for g in groups:
+            g.eps = self.config.adam_eps
             if g.name == "generator":
                 g.fresh_batch = self.config.generator_fresh_batch
         return groups
@@ -229,7 +234,8 @@ class SemiSupervisedGAN(AdversarialModel):
             lse = torch.logsumexp(logits[: 2 * B], dim=1)
             out = self.discriminator_terms(lse[:B], lse[B:], lambda v: self.discriminate(v)[0], real, fake)
             supervised = F.cross_entropy(logits[2 * B :], y_lab)
-            out["discriminator"] = out["discriminator"] + self.config.supervised_weight * supervised
+            out["discriminator"] = (self.config.unsupervised_weight * out["discriminator"]
+                                    + self.config.supervised_weight * supervised)
             out["supervised_loss"] = supervised.detach()
             out["labelled_accuracy"] = (logits[2 * B :].argmax(1) == y_lab).float().mean().detach()
             return out
@@ -239,5 +245,6 @@ class SemiSupervisedGAN(AdversarialModel):
             logits, f = self.class_logits(torch.cat([self.perturb(x), fake]), self.part_noise([B, B]))
             if self.config.generator_loss == "objective":
                 return {"generator": self.objective.generator(torch.logsumexp(logits[B:], dim=1))}
-            return {"generator": (f[:B].mean(0) - f[B:].mean(0)).pow(2).sum()}
+            gap = (f[:B].mean(0) - f[B:].mean(0)).pow(2)
+            return {"generator": gap.mean() if self.config.feature_matching == "mean" else gap.sum()}
         raise KeyError(group)
