@@ -80,6 +80,7 @@ def watch(run: Path, test, json_path: Path, every: float) -> dict:
     import genzoo
     from genzoo.config import RunConfig
     from genzoo.errors import GenzooError
+    from genzoo.files import atomic_write
 
     cfg = RunConfig.load(run / "config.yaml", record=True)
     model = genzoo.load(run) if (run / "model").is_dir() else None
@@ -108,7 +109,7 @@ def watch(run: Path, test, json_path: Path, every: float) -> dict:
             row["curve"] = sorted(row["curve"] + [point], key=lambda c: c["step"])
             done.add(step)
             row.update({k: v for k, v in row["curve"][-1].items()})
-            json_path.write_text(json.dumps({"rows": [row]}, indent=2))
+            atomic_write(json_path, json.dumps({"rows": [row]}, indent=2))  # a crash never loses the curve
             print(f"step {step}: {point.get('averaged_errors')} errors (averaged D), {point['raw_errors']} (raw)",
                   file=sys.stderr, flush=True)
         if done and max(done) >= cfg.train.steps:
@@ -133,7 +134,7 @@ def curve_png(rows: list[dict], png: str, published: float = 93) -> None:
         return left + pw * step / x1
 
     def Y(errors: float) -> float:
-        return top + ph - ph * (min(max(math.log10(errors), y0), y1) - y0) / (y1 - y0)
+        return top + ph - ph * (min(max(math.log10(max(errors, 1)), y0), y1) - y0) / (y1 - y0)
 
     d.rectangle([left, top, left + pw, top + ph], outline="black")
     d.text((left, 10), "semi-supervised GAN, 100 labels: MNIST test errors (of 10,000) against iterations",
