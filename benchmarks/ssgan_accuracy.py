@@ -54,6 +54,18 @@ def score_checkpoint(model, path: Path, test) -> dict:
     return row
 
 
+def require_run(run: Path) -> None:
+    """One line, not a traceback, when ``run`` is not a training run's folder (a folder of runs, such
+    as train's ``--out``, names the runs it holds)."""
+    if (run / "config.yaml").is_file():
+        return
+    inner = sorted(p.parent.name for p in run.glob("*/config.yaml"))
+    if inner:
+        raise SystemExit(f"{run} is not a run folder (no config.yaml) but holds runs: "
+                         f"{', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''}; name one of them")
+    raise SystemExit(f"{run} is not a run folder (no config.yaml)" + ("" if run.is_dir() else ": no such folder"))
+
+
 def score_run(run: Path, test, all_checkpoints: bool) -> dict:
     import genzoo
     from genzoo.config import RunConfig
@@ -117,13 +129,17 @@ def watch(run: Path, test, json_path: Path, every: float) -> dict:
         time.sleep(every)
 
 
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf")
+
+
 def curve_png(rows: list[dict], png: str, published: float = 93) -> None:
-    """Test errors (log scale) against iterations, averaged and raw D, with the paper's figure."""
+    """Test errors (log scale) against iterations, with the paper's figure: one row's averaged and raw
+    D, or the averaged D of several rows (each named by its ``label``, else its seed)."""
     import math
 
     from PIL import Image, ImageDraw
 
-    W, H, left, right, top, bottom = 720, 420, 60, 170, 30, 40
+    W, H, left, right, top, bottom = 760, 420, 60, 210, 30, 40
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
     pw, ph = W - left - right, H - top - bottom
@@ -149,14 +165,38 @@ def curve_png(rows: list[dict], png: str, published: float = 93) -> None:
     for x in range(left, left + pw, 8):
         d.line([x, Y(published), x + 4, Y(published)], fill="#d62728")
     d.text((left + pw + 6, Y(published) - 6), f"published {published:g}", fill="#d62728")
-    for k, r in enumerate(rows):
-        for key, colour, label in (("averaged_errors", "#1f77b4", "averaged D"), ("raw_errors", "#aaaaaa", "raw D")):
-            pts = [(X(c["step"]), Y(c[key])) for c in r["curve"] if key in c]
-            if len(pts) > 1:
-                d.line(pts, fill=colour, width=2)
-            d.text((left + pw + 6, top + 14 * (2 * k + (key == "raw_errors"))), f"seed {r['seed']}: {label}", fill=colour)
+    name = [r.get("label") or f"seed {r['seed']}" for r in rows]
+    if len(rows) == 1:
+        series = [(rows[0], "averaged_errors", "#1f77b4", f"{name[0]}: averaged D"),
+                  (rows[0], "raw_errors", "#aaaaaa", f"{name[0]}: raw D")]
+    else:
+        series = [(r, "averaged_errors", PALETTE[k % len(PALETTE)], name[k]) for k, r in enumerate(rows)]
+    for i, (r, key, colour, text) in enumerate(series):
+        pts = [(X(c["step"]), Y(c[key])) for c in r["curve"] if key in c]
+        if len(pts) > 1:
+            d.line(pts, fill=colour, width=2)
+        for x, y in pts[-1:]:  # the last point marked: a short run still shows
+            d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        d.text((left + pw + 6, top + 14 * i), text, fill=colour)
     img.save(png)
     print(png)
+
+
+def compared_rows(specs: list[str]) -> list[dict]:
+    """``LABEL=FILE`` curve files (written by --watch or --json --checkpoints) as labelled rows."""
+    rows = []
+    for spec in specs:
+        label, sep, path = spec.partition("=")
+        if not sep or not label or not path:
+            raise SystemExit(f"--compare takes LABEL=FILE, not {spec!r}")
+        try:
+            found = [r for r in json.loads(Path(path).read_text())["rows"] if r.get("curve")]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"--compare {path}: not a curve file ({' '.join(str(exc).split())})") from None
+        if len(found) != 1:
+            raise SystemExit(f"--compare {path}: holds {len(found)} curves, not one")
+        rows.append({**found[0], "label": label})
+    return rows
 
 
 def summary(values: list[int]) -> str:
@@ -184,7 +224,7 @@ def table(rows: list[dict], n_test: int) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", help="run folders of ssgan trainings on MNIST (with --stored: any model)")
+    p.add_argument("runs", nargs="*", help="run folders of ssgan trainings on MNIST (with --stored: any model)")
     p.add_argument("--stored", action="store_true",
                    help="score each model as stored (a zoo name or a model folder), not its checkpoints")
     p.add_argument("--checkpoints", action="store_true", help="also score every kept checkpoint (a curve)")
@@ -192,11 +232,23 @@ def main() -> None:
     p.add_argument("--watch", action="store_true", help="score each checkpoint of one training run as it appears")
     p.add_argument("--every", type=float, default=60.0, help="--watch: seconds between looks")
     p.add_argument("--png", default=None, help="draw the test errors against iterations here (needs a curve)")
+    p.add_argument("--compare", action="extend", nargs="+", default=[], metavar="LABEL=FILE",
+                   help="draw these curve files in one picture (with --png), instead of scoring runs")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.compare:
+        if args.runs or not args.png:
+            raise SystemExit("--compare draws curve files: give --png, and no runs")
+        curve_png(compared_rows(args.compare), args.png)
+        return
+    if not args.runs:
+        raise SystemExit("name at least one run folder (or --compare LABEL=FILE ... --png PNG)")
     from genzoo.data import DataConfig, load_dataset
 
+    if not args.stored:
+        for run in args.runs:
+            require_run(Path(run))
     test = load_dataset(DataConfig(name="mnist"), "test")
     if args.stored:
         import genzoo
