@@ -109,6 +109,29 @@ def test_fp16_is_refused_on_the_cpu(tmp_path):
         Trainer(run_config("vae", steps=1, precision="fp16", device="cpu"), tmp_path, progress=False)
 
 
+@pytest.mark.parametrize("has_bf16", [False, True, None])
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_once_at_set_up(monkeypatch, tmp_path, has_bf16):
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: has_bf16)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        Trainer(run_config("vae", {"z_dim": 4, "hidden": [16]}, steps=1, precision="bf16", device="cpu"), tmp_path,
+                progress=False)
+    slow = [w for w in seen if "without bfloat16 instructions" in str(w.message)]
+    assert len(slow) == (1 if has_bf16 is False else 0)
+    if slow:
+        assert "use train.precision=fp32" in str(slow[0].message)
+
+
+def test_cpu_bf16_flags_are_read_from_cpuinfo():
+    from genzoo.sysinfo import cpu_has_bf16
+
+    assert cpu_has_bf16("model name : AMD EPYC\nflags : fpu sse avx2 fma\n") is False
+    assert cpu_has_bf16("flags : fpu avx512f avx512_bf16 amx_bf16\n") is True
+    assert cpu_has_bf16("Features : fp asimd bf16 i8mm\n") is True  # Arm
+    assert cpu_has_bf16("processor : 0\n") is None  # no flags line: unknown, no warning
+
+
+@pytest.mark.filterwarnings("ignore:train.precision=bf16 on a CPU without")  # the warning is tested above
 def test_bf16_autocast_trains_and_stays_finite(tmp_path):
     t = Trainer(run_config("vae", {"z_dim": 4, "hidden": [16]}, steps=5, precision="bf16"), tmp_path, progress=False)
     t.fit()
