@@ -116,7 +116,8 @@ def test_the_recipe_builds_the_papers_networks():
     assert m.head_noise.std == 0.5
     assert all(isinstance(a, torch.nn.ReLU) for a in m.D["body"].net[2::3])
     g = list(m.G.net)
-    assert [type(l).__name__ for l in g] == ["Linear", "BatchNorm1d", "Softplus"] * 2 + ["WeightNormLinear"]
+    assert [type(l).__name__ for l in g] == ["Linear", "ShiftOnlyBatchNorm1d", "Softplus"] * 2 + ["WeightNormLinear"]
+    assert abs(float(g[3].weight.detach().std()) / (2 / 1000) ** 0.5 - 1) < 0.02  # Glorot uniform, 500 -> 500
     assert (g[0].out_features, g[3].out_features, g[-1].v.shape[0]) == (500, 500, 784)
     groups = {gr.name: gr for gr in m.optimizer_groups()}
     assert groups["discriminator"].lr == groups["generator"].lr == 0.003
@@ -169,6 +170,39 @@ def test_accuracy_watch_scores_every_checkpoint_once_and_a_restart_keeps_the_cur
     assert (tmp_path / "curve.png").stat().st_size > 0
 
 
+def test_accuracy_names_the_runs_inside_a_folder_that_is_not_one(tmp_path):
+    """train's --out folder given where a run is meant: one line naming the runs in it, no traceback."""
+    from helpers import load_script
+
+    acc = load_script("benchmarks/ssgan_accuracy.py")
+    (tmp_path / "ssgan-mnist-001").mkdir()
+    (tmp_path / "ssgan-mnist-001" / "config.yaml").write_text("model: ssgan\n")
+    with pytest.raises(SystemExit, match=r"is not a run folder \(no config.yaml\) but holds runs: ssgan-mnist-001"):
+        acc.require_run(tmp_path)
+    with pytest.raises(SystemExit, match="no such folder"):
+        acc.require_run(tmp_path / "missing")
+    acc.require_run(tmp_path / "ssgan-mnist-001")  # a run folder passes
+
+
+def test_accuracy_compare_draws_labelled_curve_files_and_names_a_bad_one(tmp_path):
+    from helpers import load_script
+
+    acc = load_script("benchmarks/ssgan_accuracy.py")
+    ours, ref, bad = tmp_path / "ours.json", tmp_path / "ref.json", tmp_path / "bad.json"
+    ours.write_text(json.dumps({"rows": [{"run": "r", "seed": 0, "curve": [
+        {"step": 6000, "averaged_errors": 900, "raw_errors": 700}, {"step": 12000, "averaged_errors": 400, "raw_errors": 300}]}]}))
+    ref.write_text(json.dumps({"rows": [{"run": "port", "seed": 0, "curve": [{"step": 6000, "averaged_errors": 1260}]}]}))
+    bad.write_text("{not json")
+    rows = acc.compared_rows([f"genzoo={ours}", f"the port={ref}"])
+    assert [r["label"] for r in rows] == ["genzoo", "the port"] and rows[1]["curve"][0]["averaged_errors"] == 1260
+    acc.curve_png(rows, str(tmp_path / "both.png"))
+    assert (tmp_path / "both.png").stat().st_size > 0
+    with pytest.raises(SystemExit, match="bad.json: not a curve file"):
+        acc.compared_rows([f"x={bad}"])
+    with pytest.raises(SystemExit, match="LABEL=FILE"):
+        acc.compared_rows([str(ours)])
+
+
 def test_authors_code_settings_reach_the_layers_the_loss_and_the_optimizers():
     """d_init_std (v's entries), feature_matching=mean (sum / features) and adam_eps (every optimizer)."""
     torch.manual_seed(0)
@@ -205,3 +239,32 @@ def test_unsupervised_weight_scales_only_the_gan_term_of_d():
             out.append(m.losses(Batch(x=x, y=None), "discriminator"))
     gan_term = out[0]["discriminator"] - out[0]["supervised_loss"]
     torch.testing.assert_close(out[1]["discriminator"], 0.5 * gan_term + out[0]["supervised_loss"])
+
+
+def test_generator_batch_norm_without_scale_and_glorot_init():
+    """g_bn_scale=False: G's batch norm learns only a shift (the scale is a buffer of ones, same state
+    dict keys); g_init=glorot: Glorot-uniform weights, zero biases, the output directions too."""
+    torch.manual_seed(0)
+    wide = {**PROTOCOL, "g_hidden": (300, 200)}
+    default, code = _ssgan(**wide), _ssgan(**wide, g_bn_scale=False, g_init="glorot")
+    assert default.state_dict().keys() == code.state_dict().keys()
+    bns = [m for m in code.G.net if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(bns) == 2 and all("weight" not in dict(m.named_parameters()) and m.weight.eq(1).all() for m in bns)
+    assert {n.rsplit(".", 1)[1] for n, _ in code.G.named_parameters() if ".1." in n or ".4." in n} == {"bias"}
+    linears = [m for m in code.G.net if isinstance(m, torch.nn.Linear)]
+    for m in linears:  # Glorot uniform: std sqrt(2 / (fan_in + fan_out))
+        expected = (2 / sum(m.weight.shape)) ** 0.5
+        assert abs(float(m.weight.detach().std()) / expected - 1) < 0.05 and m.bias.eq(0).all()
+    head = code.G.net[-1]
+    assert abs(float(head.v.detach().std()) / (2 / sum(head.v.shape)) ** 0.5 - 1) < 0.05
+    # PyTorch's default for the 300 -> 200 layer is U(+-1/sqrt(300)): std 1/30, not Glorot's 0.063
+    assert abs(float(default.G.net[3].weight.detach().std()) * 30 - 1) < 0.05
+    # a training step moves the shift and leaves the scale at one
+    opt = torch.optim.Adam([p for p in code.G.parameters()], lr=0.1)
+    code.G(torch.rand(16, 8)).pow(2).mean().backward()
+    opt.step()
+    assert all(m.weight.eq(1).all() and m.bias.ne(0).any() for m in bns)
+    with pytest.raises(ConfigError, match="g_init"):
+        _ssgan(**PROTOCOL, g_init="he")
+    with pytest.raises(ConfigError, match="g_bn_scale applies to the MLP networks"):
+        _ssgan(arch="conv", g_bn_scale=False, data_shape=(1, 28, 28), num_classes=10)

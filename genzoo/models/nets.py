@@ -275,24 +275,53 @@ class MLPBody(nn.Module):
         return self.forward(x, randn=randn, init=True)
 
 
+class ShiftOnlyBatchNorm1d(nn.BatchNorm1d):
+    """Batch norm that learns a shift but no scale (Lasagne's ``batch_norm(layer, g=None)``).
+
+    The scale stays a buffer of ones under the same name, so the state dict has BatchNorm1d's keys.
+    """
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__(num_features)
+        del self.weight
+        self.register_buffer("weight", torch.ones(num_features))
+
+
+G_INITS = ("default", "glorot")
+
+
 class MLPGenerator(nn.Module):
     """A vector (B, in_dim) -> data (B, *data_shape): sigmoid for images in [0, 1], unbounded for points.
 
     ``act``: the hidden nonlinearity (:func:`activation`); ``weight_norm``: a weight-normalised
     output layer (trainable scale), as in Salimans et al. (2016)'s MNIST generator.
+    ``bn_scale=False``: batch norm with a learned shift only (their code's ``g=None``).
+    ``init="glorot"``: Glorot-uniform weights (and zero biases) for every layer, the output
+    layer's directions included, as Lasagne's layers start; ``default``: PyTorch's.
     """
 
     def __init__(self, in_dim: int, data_shape: tuple[int, ...], hidden: tuple[int, ...], batch_norm: bool = False,
-                 act: str = "relu", weight_norm: bool = False):
+                 act: str = "relu", weight_norm: bool = False, bn_scale: bool = True, init: str = "default"):
         super().__init__()
+        if init not in G_INITS:
+            raise ConfigError(f"unknown generator initialisation {init!r} ({' or '.join(G_INITS)})")
         self.data_shape = tuple(data_shape)
         dim = 1
         for s in data_shape:
             dim *= s
         body = mlp([in_dim, *hidden], activation=lambda: activation(act), batch_norm=batch_norm, last_activation=True)
+        if not bn_scale:
+            body = [ShiftOnlyBatchNorm1d(m.num_features) if isinstance(m, nn.BatchNorm1d) else m for m in body]
         last = hidden[-1] if hidden else in_dim
         self.net = nn.Sequential(*body, WeightNormLinear(last, dim) if weight_norm else nn.Linear(last, dim))
         self.is_image = len(data_shape) == 3
+        if init == "glorot":
+            for m in self.net:
+                if isinstance(m, nn.Linear):
+                    nn.init.xavier_uniform_(m.weight)
+                    nn.init.zeros_(m.bias)
+                elif isinstance(m, WeightNormLinear):
+                    nn.init.xavier_uniform_(m.v)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.net(z)

@@ -39,7 +39,7 @@ from ..errors import ConfigError
 from ..registry import register
 from ._gan_common import AdversarialModel, FamilyConfig
 from .base import Batch, OptimGroup
-from .nets import GaussianNoise, MLPBody, MLPGenerator, WeightNormLinear, activation
+from .nets import G_INITS, GaussianNoise, MLPBody, MLPGenerator, WeightNormLinear, activation
 
 DATA_INIT_EXAMPLES = 500  # training images for the data-dependent initialisation (Salimans et al.'s code)
 
@@ -84,6 +84,8 @@ class SemiSupervisedGAN(AdversarialModel):
         d_init_std: PositiveFloat = 0.05  # weight_norm: std of the entries of D's directions v (their length sets the step's turn)
         feature_matching: str = "sum"  # sum | mean of the squared feature differences (a scale, which Adam's eps sees)
         adam_eps: PositiveFloat = 1e-8  # the optimizers' eps
+        g_bn_scale: bool = True  # MLP G: its batch norm learns a scale (Salimans et al.'s code: none, g=None)
+        g_init: str = "default"  # MLP G: default (PyTorch's) | glorot (Glorot-uniform, Lasagne's, their code's)
 
     def __init__(self, config: Config, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
@@ -94,7 +96,8 @@ class SemiSupervisedGAN(AdversarialModel):
         if c.loss not in ("minimax", "nonsaturating"):
             raise ConfigError(f"ssgan's K+1-class discriminator takes loss=minimax or nonsaturating, not {c.loss!r}")
         for field, allowed in (("generator_loss", ("feature_matching", "objective")), ("z_prior", ("normal", "uniform")),
-                               ("labelled_draw", ("replacement", "all")), ("feature_matching", ("sum", "mean"))):
+                               ("labelled_draw", ("replacement", "all")), ("feature_matching", ("sum", "mean")),
+                               ("g_init", G_INITS)):
             if getattr(c, field) not in allowed:
                 raise ConfigError(f"model.{field} must be {' or '.join(allowed)}, not {getattr(c, field)!r}")
         if c.labelled_per_class < 1 or c.labelled_batch < 1:
@@ -106,11 +109,12 @@ class SemiSupervisedGAN(AdversarialModel):
         self.mlp = arch == "mlp"
         if self.mlp:
             self.G = MLPGenerator(c.z_dim, self.data_shape, tuple(c.g_hidden), batch_norm=self.is_image,
-                                  act=c.g_activation, weight_norm=c.weight_norm)
+                                  act=c.g_activation, weight_norm=c.weight_norm, bn_scale=c.g_bn_scale, init=c.g_init)
             body = MLPBody(self.data_dim, tuple(c.d_hidden), noise=tuple(c.d_noise), act=c.d_activation,
                            weight_norm=c.weight_norm, init_std=c.d_init_std)
         else:
-            for field, default in (("weight_norm", False), ("d_activation", "leaky_relu"), ("g_activation", "relu")):
+            for field, default in (("weight_norm", False), ("d_activation", "leaky_relu"), ("g_activation", "relu"),
+                                   ("g_bn_scale", True), ("g_init", "default")):
                 if getattr(c, field) != default:
                     raise ConfigError(f"model.{field} applies to the MLP networks: set model.arch=mlp")
             self.G = self.build_generator(arch, c.z_dim)
