@@ -57,13 +57,13 @@ def score_checkpoint(model, path: Path, test) -> dict:
 def require_run(run: Path) -> None:
     """One line, not a traceback, when ``run`` is not a training run's folder (a folder of runs, such
     as train's ``--out``, names the runs it holds)."""
-    if (run / "config.yaml").is_file():
-        return
-    inner = sorted(p.parent.name for p in run.glob("*/config.yaml"))
-    if inner:
-        raise SystemExit(f"{run} is not a run folder (no config.yaml) but holds runs: "
-                         f"{', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''}; name one of them")
-    raise SystemExit(f"{run} is not a run folder (no config.yaml)" + ("" if run.is_dir() else ": no such folder"))
+    from genzoo.errors import GenzooError
+    from genzoo.files import require_run_folder
+
+    try:
+        require_run_folder(run)
+    except GenzooError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def score_run(run: Path, test, all_checkpoints: bool) -> dict:

@@ -514,11 +514,10 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_report(args) -> None:
+    from .files import require_run_folder
     from .viz.report import write_report
 
-    run = Path(args.run)
-    if not (run / "config.yaml").is_file():
-        raise GenzooError(f"{run} is not a run folder (no config.yaml); report needs the folder train made")
+    run = require_run_folder(args.run)  # report needs the folder train made
     out = _out_file(args.out or run / "report.html", "--out", (".html", ".htm"))
     with _writing(out):
         print(write_report(run, out))

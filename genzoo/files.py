@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from .errors import WriteError
+from .errors import GenzooError, WriteError
 
 
 def fsync_dir(path: Path) -> None:
@@ -67,3 +67,21 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[BinaryIO], obje
         raise
     fsync_dir(path.parent)
     return path
+
+
+def runs_inside(folder: str | Path, show: int = 3) -> str:
+    """The run folders (those holding a config.yaml) directly inside ``folder``, named for a message:
+    the first ``show`` and "..." for more; "" when there are none."""
+    runs = sorted(p.parent.name for p in Path(folder).glob("*/config.yaml"))
+    return ", ".join(runs[:show]) + (", ..." if len(runs) > show else "")
+
+
+def require_run_folder(path: str | Path) -> Path:
+    """``path`` when it is a training run's folder (it holds config.yaml); otherwise a one-line
+    GenzooError that names the runs inside it (train's --out folder given for a run) or says it is missing."""
+    path = Path(path)
+    if (path / "config.yaml").is_file():
+        return path
+    if inner := runs_inside(path):
+        raise GenzooError(f"{path} is not a run folder (no config.yaml) but holds runs: {inner}; name one of them")
+    raise GenzooError(f"{path} is not a run folder (no config.yaml)" + ("" if path.is_dir() else ": no such folder"))

@@ -177,6 +177,7 @@ CASES = [
     ("evaluate-data-for-a-run", ["evaluate", "{vae}", "--data", "mnist"], ["--data", "dataset it trained on"]),
     # -- report, data
     ("report-not-a-run", ["report", "{tmp}/empty"], ["empty", "not a run folder"]),
+    ("report-folder-of-runs", ["report", "{tmp}/runs"], ["not a run folder", "holds runs", "name one of them"]),
     ("report-out-suffix", ["report", "{vae}", "--out", "{tmp}/r.txt"], ["r.txt", ".html"]),
     ("data-info-unknown", ["data", "info", "nosuch"], ["nosuch"]),
     ("data-info-npz-five-columns", ["data", "info", "{tmp}/n5.npz"], ["n5.npz"]),

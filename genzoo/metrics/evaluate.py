@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from ..errors import GenzooError
+from ..files import require_run_folder, runs_inside
 from .base import eval_mode
 from .cache import Reference, metrics_cache_dir, reference
 from .features import FeatureExtractor, feature_extractor
@@ -378,8 +379,7 @@ def evaluate_run(
 
     run = Path(run)
     t0 = time.time()
-    if not (run / "config.yaml").is_file():
-        raise GenzooError(f"{run} has no config.yaml: is it a genzoo run folder?")
+    require_run_folder(run)
     cfg = RunConfig.load(run / "config.yaml", record=True)
     data = cfg.data.name
     model = genzoo.load(run / "model")
@@ -510,10 +510,9 @@ def image_files(root: Path) -> list[Path]:
     folder that holds none says what it is instead (run folders, or nothing to read)."""
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in FOLDER_SUFFIXES and p.is_file()
                    and not any(part.startswith(".") for part in p.relative_to(root).parts))
-    runs = sorted(p.parent.name for p in root.glob("*/config.yaml"))
-    if runs:
+    if runs := runs_inside(root):
         raise GenzooError(f"{root} is neither a run folder (no config.yaml) nor a folder of images: it holds run "
-                          f"folders ({', '.join(runs[:3])}{', ...' if len(runs) > 3 else ''}); name one of them")
+                          f"folders ({runs}); name one of them")
     if not files:
         raise GenzooError(f"{root} is neither a run folder (no config.yaml) nor a folder of images "
                           f"(no {', '.join(FOLDER_SUFFIXES)} files in it)")
