@@ -5,6 +5,7 @@
     python benchmarks/likelihood_family.py seeds --seeds 0,1,2,3,4    # the learning tests' figures per seed
     python benchmarks/likelihood_family.py repro --variant nade --seed 0 --out /work/runs/repro --hours 2
     python benchmarks/likelihood_family.py repro-table --variant nade --out /work/runs/repro --png curve.png
+    python benchmarks/likelihood_family.py repro-best --variant nade --seed 0 --out /work/runs/repro --to /work/runs/zoo
 
 ``nll`` trains each model for ``--minutes`` of training time on MNIST (data.binarize=dynamic) into
 ``--out``/NAME, then reports the test NLL in nats (± its standard error over the images) on the
@@ -22,7 +23,9 @@ state in OUT/VARIANT-sSEED/repro.json; call it again to continue, or with ``--st
 whose budget ran out before early stopping (its best epoch so far is tested, and the row says so).
 ``repro-table`` reads every seed's repro.json of a variant: one row per seed, the mean ± standard
 deviation (n - 1) over the seeds that finished, and, with ``--png``, the validation NLL against
-epochs of every seed beside the published figure.
+epochs of every seed beside the published figure. ``repro-best`` writes a finished run as it stood at
+its best epoch (the weights early stopping kept, the log and ``train.steps`` cut there) under ``--to``,
+for ``scripts/build_zoo_entry.py --run``.
 ``seeds`` runs the recipe of every learning test of the family (the functions the tests call, from
 tests/) for each seed and prints the figures next to the bound each test asserts for seed 0.
 """
@@ -299,6 +302,45 @@ def repro(name: str, seed: int, out: str, hours: float, look_ahead: int, max_epo
           f"{t['0']:.2f} | " + ", ".join(f"{t[k]:.2f}" for k in sorted(t)) + " |", flush=True)
 
 
+
+def repro_best(name: str, seed: int, out: str, to: str) -> None:
+    """A run folder of a finished repro run as it stood at its best epoch, for a zoo entry.
+
+    Early stopping keeps the weights of the best epoch while the run trains on for ``--look-ahead``
+    epochs; this writes TO/RUN with those weights as ``model/``, the log cut at the best epoch's
+    iteration and ``train.steps`` set to it, so ``scripts/build_zoo_entry.py --run TO/RUN`` records
+    the iterations that trained the weights (the same ``genzoo train`` for that many steps repeats
+    them: resuming is bit-for-bit). Checkpoints and grids are not copied.
+    """
+    import json
+    import shutil
+    from pathlib import Path
+
+    import yaml
+
+    state_file = Path(out) / f"{name}-s{seed}" / "repro.json"
+    if not state_file.is_file():
+        raise SystemExit(f"{state_file}: no such file (run `repro --variant {name} --seed {seed}` first)")
+    state = json.loads(state_file.read_text())
+    if not state["done"] or "test" not in state:
+        raise SystemExit(f"{state_file}: the run has not ended (finish it, or end it with `repro --stop`)")
+    run = Path(state["run"])
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    steps = state["best_epoch"] * -(-50_000 // config["train"]["batch_size"])
+    dest = Path(to) / run.name
+    if dest.exists():
+        raise SystemExit(f"{dest}: already exists")
+    dest.mkdir(parents=True)
+    shutil.copytree(state_file.parent / "best", dest / "model")
+    rows = [line for line in (run / "log.jsonl").read_text().splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= steps]
+    (dest / "log.jsonl").write_text("\n".join(rows) + "\n")
+    config["train"]["steps"] = steps
+    config["resumed"] = [r for r in config.get("resumed") or [] if r["step"] < steps]
+    (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (dest / "repro.json").write_text(state_file.read_text())
+    print(dest)
+
 # The published test NLL (nats) of each repro variant as docs/reproductions.md quotes it (None: no figure quoted).
 REPRO_PUBLISHED = {"nade": 88.86, "made-1hl-1mask": 88.40, "made-1hl-32masks": None, "made-2hl-32masks": 86.64}
 # How a run that did not early-stop ended (repro.json "stopped"), as repro-table says it.
@@ -382,7 +424,7 @@ def _repro_png(name: str, states: list[dict], png: str) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["speed", "nll", "seeds", "repro", "repro-table"])
+    p.add_argument("what", choices=["speed", "nll", "seeds", "repro", "repro-table", "repro-best"])
     p.add_argument("--variant", default="nade", help="repro: " + ", ".join(v for v in VARIANTS if "ade" in v))
     p.add_argument("--seed", type=int, default=0, help="repro: train.seed")
     p.add_argument("--hours", type=float, default=2.0, help="repro: stop before an epoch would pass this")
@@ -393,6 +435,7 @@ def main() -> None:
     p.add_argument("--valid-every", type=int, default=1, help="repro: epochs between validations")
     p.add_argument("--test-draws", type=int, default=5, help="repro: binarizations of the test set (seeds 0..N-1)")
     p.add_argument("--png", default=None, help="repro-table: draw the validation curves here")
+    p.add_argument("--to", default=None, help="repro-best: parent folder of the best epoch's run folder")
     p.add_argument("--stop", action="store_true",
                    help="repro: end the run where it is (its budget ran out) and measure the test NLL of its best epoch")
     p.add_argument("--set", action="append", default=[], help="repro: extra genzoo --set for the first call")
@@ -411,10 +454,14 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=16)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    if a.what in ("repro", "repro-table"):
+    if a.what in ("repro", "repro-table", "repro-best"):
         out = a.out if a.out != "runs/likelihood" else "runs/repro"
         if a.what == "repro-table":
             return repro_table(a.variant, out, a.png)
+        if a.what == "repro-best":
+            if not a.to:
+                raise SystemExit("repro-best needs --to FOLDER")
+            return repro_best(a.variant, a.seed, out, a.to)
         repro(a.variant, a.seed, out, a.hours, a.look_ahead, a.max_epochs, a.batch_size, a.valid_n, a.valid_every,
               a.test_draws, a.set, a.stop)
     elif a.what == "seeds":
