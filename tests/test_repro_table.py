@@ -53,3 +53,50 @@ def test_a_run_stopped_by_its_budget_says_so(lf, tmp_path, capsys):
 def test_stopping_a_run_that_never_trained_is_refused(lf, tmp_path):
     with pytest.raises(SystemExit, match="made-1hl-1mask-s3: nothing trained yet, nothing to stop"):
         lf.repro("made-1hl-1mask", 3, str(tmp_path), 1.0, 30, 1000, 100, 100, 1, 1, [], stop=True)
+
+
+def _finished_run(tmp_path, best_epoch=2, epochs=4):
+    """A repro folder as `repro` leaves it: the run trained `epochs` epochs of 500 steps, resumed at each."""
+    folder = tmp_path / "nade-s0"
+    run = folder / "nade-mnist-001"
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "model.safetensors").write_bytes(b"last")
+    (folder / "best").mkdir()
+    (folder / "best" / "model.safetensors").write_bytes(b"best")
+    steps = 500 * epochs
+    rows = [json.dumps({"step": s, "time": s / 10}) + "\n" for s in range(100, steps + 1, 100)]
+    (run / "log.jsonl").write_text("".join(rows))
+    resumed = [{"step": 500 * e, "changed": {"train.steps": {"from": 500 * e, "to": 500 * (e + 1)}}}
+               for e in range(1, epochs)]
+    (run / "config.yaml").write_text(json.dumps({"model": "nade", "train": {"steps": steps, "batch_size": 100},
+                                                 "resumed": resumed}))
+    st = _state(0, [[e, 90.0 + abs(e - best_epoch), 1, 1] for e in range(1, epochs + 1)], {"0": 89.0}, True)
+    st["run"] = str(run)
+    (folder / "repro.json").write_text(json.dumps(st))
+    return folder
+
+
+def test_repro_best_cuts_the_run_at_its_best_epoch(lf, tmp_path, capsys):
+    import yaml
+    _finished_run(tmp_path)
+    lf.repro_best("nade", 0, str(tmp_path), str(tmp_path / "zoo"))
+    dest = tmp_path / "zoo" / "nade-mnist-001"
+    assert capsys.readouterr().out.strip() == str(dest)
+    assert (dest / "model" / "model.safetensors").read_bytes() == b"best"  # the weights early stopping kept
+    steps = [json.loads(line)["step"] for line in (dest / "log.jsonl").read_text().splitlines()]
+    assert steps == list(range(100, 1001, 100))  # best epoch 2 of 500 steps each
+    config = yaml.safe_load((dest / "config.yaml").read_text())
+    assert config["train"]["steps"] == 1000 and [r["step"] for r in config["resumed"]] == [500]
+    with pytest.raises(SystemExit, match="nade-mnist-001: already exists"):
+        lf.repro_best("nade", 0, str(tmp_path), str(tmp_path / "zoo"))
+
+
+def test_repro_best_refuses_a_run_that_has_not_ended(lf, tmp_path):
+    folder = _finished_run(tmp_path)
+    st = json.loads((folder / "repro.json").read_text())
+    st["done"] = False
+    (folder / "repro.json").write_text(json.dumps(st))
+    with pytest.raises(SystemExit, match=r"nade-s0/repro.json: the run has not ended"):
+        lf.repro_best("nade", 0, str(tmp_path), str(tmp_path / "zoo"))
+    with pytest.raises(SystemExit, match=r"made-s0/repro.json: no such file"):
+        lf.repro_best("made", 0, str(tmp_path), str(tmp_path / "zoo"))
