@@ -302,7 +302,6 @@ def repro(name: str, seed: int, out: str, hours: float, look_ahead: int, max_epo
           f"{t['0']:.2f} | " + ", ".join(f"{t[k]:.2f}" for k in sorted(t)) + " |", flush=True)
 
 
-
 def repro_best(name: str, seed: int, out: str, to: str) -> None:
     """A run folder of a finished repro run as it stood at its best epoch, for a zoo entry.
 
@@ -340,6 +339,7 @@ def repro_best(name: str, seed: int, out: str, to: str) -> None:
     (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (dest / "repro.json").write_text(state_file.read_text())
     print(dest)
+
 
 # The published test NLL (nats) of each repro variant as docs/reproductions.md quotes it (None: no figure quoted).
 REPRO_PUBLISHED = {"nade": 88.86, "made-1hl-1mask": 88.40, "made-1hl-32masks": None, "made-2hl-32masks": 86.64}
