@@ -207,18 +207,21 @@ class RunConfig:
             if d.get(key) is not None and not isinstance(d[key], dict):
                 raise ConfigError(f"section {key!r} must be a mapping of field: value, not {type(d[key]).__name__}")
         model_cls = get_model_class(d["model"])
+        data = from_dict(_data_config_class(), d.get("data") or {}, "data")
+        defaults = {} if record else model_cls.train_defaults
+        if not record and model_cls.image_train_defaults and not _is_toy(data.name):
+            defaults = {**defaults, **model_cls.image_train_defaults}
         return cls(
             model=d["model"],
             model_config=from_dict(model_cls.Config, d.get("model_config") or {}, "model"),
-            data=from_dict(_data_config_class(), d.get("data") or {}, "data"),
-            train=from_dict(TrainConfig, {**({} if record else model_cls.train_defaults), **(d.get("train") or {})},
-                            "train"),
+            data=data,
+            train=from_dict(TrainConfig, {**defaults, **(d.get("train") or {})}, "train"),
         )
 
     @classmethod
     def for_model(cls, name: str) -> "RunConfig":
         """The default run of model ``name``: its default config and its training defaults
-        (``train_defaults``, e.g. dcgan's EMA) on the default dataset."""
+        (``train_defaults``, e.g. dcgan's EMA, and on images ``image_train_defaults``) on the default dataset."""
         return cls.from_dict({"model": name})
 
     def save(self, path: str | Path) -> None:
@@ -275,6 +278,13 @@ def _data_config_class() -> type:
     from .data.base import DataConfig  # imported late: genzoo.data imports this module's declarations
 
     return DataConfig
+
+
+def _is_toy(name: str) -> bool:
+    """Whether dataset ``name`` is one of the toy 2-D sets (points, not images)."""
+    from .data.toy2d import SAMPLERS  # imported late, as above
+
+    return name in SAMPLERS
 
 
 def _section(cls: type) -> str:

@@ -15,6 +15,7 @@ from scipy.optimize import linear_sum_assignment
 
 import genzoo
 from genzoo.cli import main
+from genzoo.config import RunConfig
 from genzoo.data import DataConfig, load_dataset
 from genzoo.errors import ConfigError, GenzooError
 from genzoo.metrics.toy import mode_metrics
@@ -146,6 +147,24 @@ def test_dcgan_layouts():
     assert m.resolved_config().width == 32 and m.config.r1 == 1.0 and m.config.pack == 1
     assert type(m).train_defaults == {"ema": 0.999, "lr_halflife": 10_000}
     assert get_model_class("softmax-gan").train_defaults == {"ema": 0.999}  # its subclass keeps a constant rate
+
+
+@pytest.mark.parametrize("name", ["bigan", "infogan", "softmax-gan"])
+def test_remedied_models_take_dcgans_remedies_on_images_only(name):
+    # On images: width 16, R1 with gamma 1, EMA and the learning-rate half-life (the zoo's measured
+    # recipes); on the toy 2-D sets their plain defaults, which the 2-D learning tests measure.
+    images = RunConfig.from_dict({"model": name})
+    assert (images.train.ema, images.train.lr_halflife) == (0.999, 10_000)
+    m = _model(name, (1, 28, 28))
+    assert m.resolved_config().width == 16 and m.resolved_config().r1 == 1.0 and m.r1_gamma == 1.0
+    assert _model(name, (3, 32, 32)).resolved_config().width == 64
+    points = RunConfig.from_dict({"model": name, "data": {"name": "2d-ring"}})
+    assert points.train.lr_halflife == 0 and points.train.ema == (0.999 if name == "softmax-gan" else 0.0)
+    assert _model(name, (2,)).resolved_config().r1 == 0.0
+    # An explicit setting wins on either kind of data, and a recorded run keeps what it recorded.
+    assert _model(name, (1, 28, 28), r1=0.0, width=8).resolved_config().r1 == 0.0
+    assert RunConfig.from_dict({"model": name, "train": {"lr_halflife": 0}}).train.lr_halflife == 0
+    assert RunConfig.from_dict({"model": name}, record=True).train.lr_halflife == 0
     for shape in [(3, 32, 32), (3, 64, 64), (1, 28, 28)]:
         m = _model("dcgan", shape, layout="allconv", width=8).eval()
         x = m.sample(3, torch.Generator().manual_seed(0))

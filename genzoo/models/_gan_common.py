@@ -83,6 +83,14 @@ class FamilyConfig(ConvConfig):
     d_hidden: Widths = (256, 256)
 
 
+@dataclass(frozen=True)
+class RemediedConfig(FamilyConfig):
+    """A family GAN whose defaults on images are dcgan's measured remedies (:class:`Remedied`)."""
+
+    width: Width | None = None  # channel multiplier; None: 16 for the mnist layout (the measured recipe), 64 for allconv
+    r1: NonNegativeFloat | None = None  # gamma of the R1 penalty; None: 1 on images (the measured recipe), 0 on 2-D points
+
+
 class AdversarialModel(GenerativeModel):
     """Base class of the GAN family: optimizer groups, the standard D/G step, clipping, health."""
 
@@ -140,7 +148,7 @@ class AdversarialModel(GenerativeModel):
         return requested
 
     def resolved_config(self):
-        """The config with the optimiser settings, ``arch``, ``layout``, ``depth`` and ``d_norm`` this model uses."""
+        """The config with the optimiser settings, ``arch``, ``layout``, ``depth``, ``d_norm`` and ``r1`` this model uses."""
         from dataclasses import fields, replace
 
         from .nets import stages
@@ -156,6 +164,8 @@ class AdversarialModel(GenerativeModel):
             layout = resolve_layout(c.layout, self.data_shape)
             values.update(layout=layout, d_norm=self.d_norm(layout), depth=stages(layout, self.data_shape[1], c.depth)[1],
                           width=self.conv_width)
+        if "r1" in names:
+            values["r1"] = self.r1_gamma
         return replace(c, **values)
 
     # -- networks -------------------------------------------------------------------------
@@ -252,7 +262,7 @@ class AdversarialModel(GenerativeModel):
         if penalty is not None:
             out["gradient_penalty"] = penalty.detach()
             loss = loss + penalty
-        if self.config.r1 > 0:
+        if self.r1_gamma > 0:
             r1 = self.r1_penalty(critic, real)
             out["r1_penalty"] = r1.detach()
             loss = loss + r1
@@ -261,12 +271,18 @@ class AdversarialModel(GenerativeModel):
         out["d_real"], out["d_fake"] = D_real.detach().mean(), D_fake.detach().mean()
         return out
 
+    @property
+    def r1_gamma(self) -> float:
+        """``config.r1``; where a model's config leaves it None, 1 on images and 0 on 2-D points."""
+        r1 = self.config.r1
+        return r1 if r1 is not None else (1.0 if self.is_image else 0.0)
+
     def r1_penalty(self, critic: Callable[..., torch.Tensor], real) -> torch.Tensor:
         """(r1 / 2) E ||grad D||^2 at the real inputs ``real`` (one tensor, or a tuple that ``critic(*real)`` takes)."""
         reals = real if isinstance(real, (tuple, list)) else (real,)
         x = [r.detach().requires_grad_(True) for r in reals]
         grads = torch.autograd.grad(critic(*x).sum(), x, create_graph=True)
-        return 0.5 * self.config.r1 * torch.cat([g.flatten(1) for g in grads], dim=1).pow(2).sum(1).mean()
+        return 0.5 * self.r1_gamma * torch.cat([g.flatten(1) for g in grads], dim=1).pow(2).sum(1).mean()
 
     def on_step_end(self, group: str) -> None:
         if group == "discriminator" and self.objective.clip is not None:
@@ -389,3 +405,18 @@ class AdversarialModel(GenerativeModel):
 def one_hot(y: torch.Tensor | None, k: int) -> torch.Tensor | None:
     """(B,) integer labels -> (B, k) float one-hot, None stays None."""
     return None if y is None else F.one_hot(y.long(), k).float()
+
+
+class Remedied:
+    """Mixin of the family GANs whose image defaults are dcgan's remedies, measured on MNIST.
+
+    On images (``RemediedConfig``'s None fields and ``image_train_defaults``): the mnist layout at
+    width 16, the R1 penalty on D with gamma 1, a learning rate halving every 10,000 iterations and
+    an EMA (0.999) of the weights for sampling, the zoo's recipes for bigan, infogan and softmax-gan
+    (docs/benchmarks.md, "Class mix of the zoo's models"). On the toy 2-D sets the model keeps its
+    plain defaults, which the 2-D learning tests measure.
+    """
+
+    layout_widths: ClassVar[dict[str, int]] = {"mnist": 16, "allconv": 64}
+    image_train_defaults: ClassVar[dict] = {"ema": 0.999, "lr_halflife": 10_000}
+

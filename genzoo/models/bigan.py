@@ -12,7 +12,8 @@ MNIST). G and E share one optimizer group and minimise D's own loss with the two
 pair swapped (the usual inverted-labels form, which is the non-saturating loss for the log
 objectives); any objective of :mod:`genzoo.models.objectives` applies, a gradient penalty
 interpolates x and z together. The encoder is deterministic (BiGAN); D reads x through a body
-(conv on images, MLP on points) and z through an MLP, then a joint MLP on both.
+(conv on images, MLP on points) and z through an MLP, then a joint MLP on both. On images the
+defaults are dcgan's measured remedies (:class:`._gan_common.Remedied`; R1 on the real pairs).
 """
 from __future__ import annotations
 
@@ -23,19 +24,19 @@ from torch import nn
 
 from ..config import LayerWidths, Width, Widths
 from ..registry import register
-from ._gan_common import AdversarialModel, FamilyConfig
+from ._gan_common import AdversarialModel, Remedied, RemediedConfig
 from .base import Batch
 from .nets import leaky, mlp
 
 
 @register("bigan")
-class BiGAN(AdversarialModel):
+class BiGAN(Remedied, AdversarialModel):
     """BiGAN / ALI (Donahue et al. 2017; Dumoulin et al. 2017): encoder, generator, joint discriminator."""
 
     packing = False  # D judges (x, z) pairs in its own step, one pair at a time
 
     @dataclass(frozen=True)
-    class Config(FamilyConfig):
+    class Config(RemediedConfig):
         z_dim: Width = 50
         z_hidden: Widths = (512,)  # D's MLP on z
         joint_hidden: LayerWidths = (1024,)  # D's MLP on [f(x), f(z)]

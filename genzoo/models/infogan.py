@@ -29,17 +29,17 @@ from torch import nn
 from ..config import NonNegativeFloat, NonNegativeInt, Width
 from ..errors import ConfigError
 from ..registry import register
-from ._gan_common import AdversarialModel, FamilyConfig
+from ._gan_common import AdversarialModel, Remedied, RemediedConfig
 
 
 @register("infogan")
-class InfoGAN(AdversarialModel):
+class InfoGAN(Remedied, AdversarialModel):
     """InfoGAN (Chen et al. 2016): categorical + continuous codes recovered by a Q head on D's body."""
 
     code_traversal = True
 
     @dataclass(frozen=True)
-    class Config(FamilyConfig):
+    class Config(RemediedConfig):
         z_dim: Width = 62
         categorical: NonNegativeInt = 10  # values of the categorical code (0: none)
         continuous: NonNegativeInt = 2  # number of continuous codes, each U(-1, 1)
