@@ -146,7 +146,16 @@ def test_dcgan_layouts():
     assert [(x.in_channels, x.out_channels) for x in convs] == [(1, 16), (16, 32)] and m.G.start == (64, 7, 7)
     assert m.resolved_config().width == 32 and m.config.r1 == 1.0 and m.config.pack == 1
     assert type(m).train_defaults == {"ema": 0.999, "lr_halflife": 10_000}
-    assert get_model_class("softmax-gan").train_defaults == {"ema": 0.999}  # its subclass keeps a constant rate
+    assert get_model_class("softmax-gan").train_defaults == {"ema": 0.999}  # everywhere; on images Remedied adds the half-life
+    for shape in [(3, 32, 32), (3, 64, 64), (1, 28, 28)]:
+        m = _model("dcgan", shape, layout="allconv", width=8).eval()
+        x = m.sample(3, torch.Generator().manual_seed(0))
+        assert x.shape == (3, *shape) and 0 <= float(x.min()) and float(x.max()) <= 1
+    assert _model("dcgan", (3, 64, 64), layout="allconv").G.start == (512, 4, 4)  # Radford et al.: 4x4x1024 at w=128
+    with pytest.raises(ConfigError, match="need images.*2-D toy data"):
+        _model("dcgan", (2,))
+    with pytest.raises(ConfigError, match="mnist layout needs images of at least"):
+        _model("dcgan", (1, 8, 8), layout="mnist")
 
 
 @pytest.mark.parametrize("name", ["bigan", "infogan", "softmax-gan"])
@@ -165,15 +174,6 @@ def test_remedied_models_take_dcgans_remedies_on_images_only(name):
     assert _model(name, (1, 28, 28), r1=0.0, width=8).resolved_config().r1 == 0.0
     assert RunConfig.from_dict({"model": name, "train": {"lr_halflife": 0}}).train.lr_halflife == 0
     assert RunConfig.from_dict({"model": name}, record=True).train.lr_halflife == 0
-    for shape in [(3, 32, 32), (3, 64, 64), (1, 28, 28)]:
-        m = _model("dcgan", shape, layout="allconv", width=8).eval()
-        x = m.sample(3, torch.Generator().manual_seed(0))
-        assert x.shape == (3, *shape) and 0 <= float(x.min()) and float(x.max()) <= 1
-    assert _model("dcgan", (3, 64, 64), layout="allconv").G.start == (512, 4, 4)  # Radford et al.: 4x4x1024 at w=128
-    with pytest.raises(ConfigError, match="need images.*2-D toy data"):
-        _model("dcgan", (2,))
-    with pytest.raises(ConfigError, match="mnist layout needs images of at least"):
-        _model("dcgan", (1, 8, 8), layout="mnist")
 
 
 def test_every_family_model_runs_on_points_and_images_without_code_changes():
