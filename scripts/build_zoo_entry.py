@@ -142,7 +142,10 @@ def export(run: Path, folder: Path, dtype: str, omit: list[str]) -> dict:
     save_file(state, str(folder / "model" / "model.safetensors"))
     (folder / "model" / "config.json").write_text(json.dumps(meta, indent=2))
     stored = genzoo.load(folder)  # what a user gets: the stored weights, cast back to the model's dtype
-    return {"dtype": {"fp16": "float16", "fp32": "float32"}[dtype], "omitted": list(omit),
+    # What the file holds, not what was asked: tensors that were not float32 (a mixture's float64
+    # parameters) keep their own precision.
+    floats = sorted({str(v.dtype).removeprefix("torch.") for v in state.values() if v.is_floating_point()})
+    return {"dtype": " and ".join(floats) or {"fp16": "float16", "fp32": "float32"}[dtype], "omitted": list(omit),
             "parameters_stored": sum(v.numel() for v in state.values()),
             "parameters_total": sum(v.numel() for v in model.state_dict().values()),
             "model": stored}

@@ -171,6 +171,20 @@ def test_export_stores_fp16_and_leaves_out_the_discriminator(tmp_path):
     b = genzoo.load(tmp_path / "entry").sample(8, torch.Generator().manual_seed(1))
     assert (a - b).abs().max() < 1e-2
 
+    assert info["dtype"] == "float16"
+
+
+def test_export_names_the_precision_it_stored_and_a_mixture_samples_without_its_em_statistics(tmp_path):
+    """A mixture's float64 parameters stay float64 under --dtype fp16, and the card must say so; its EM
+    sufficient statistics (needed only to go on training) can be left out."""
+    run = tmp_path / "run"
+    Trainer(run_config("gmm", {"components": 3, "covariance": "bernoulli"}, data="digits", steps=3), run,
+            progress=False).fit()
+    info = _build_script().export(run, tmp_path / "entry", "fp16", ["s0", "s1", "s2"])
+    assert info["dtype"] == "float64" and info["parameters_stored"] < info["parameters_total"]
+    a = genzoo.load(run).sample(8, torch.Generator().manual_seed(1))
+    b = genzoo.load(tmp_path / "entry").sample(8, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
 
 def test_restamp_rewrites_the_summary_and_notes_and_nothing_verified(tmp_path):
     """``--restamp`` takes the summary from the recipe's opening comment and adds notes; weights untouched."""
