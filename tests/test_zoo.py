@@ -169,9 +169,7 @@ def test_export_stores_fp16_and_leaves_out_the_discriminator(tmp_path):
     assert not any(k.startswith("D.") for k in stored) and all(v.dtype == torch.float16 for v in stored.values())
     a = genzoo.load(run).sample(8, torch.Generator().manual_seed(1))
     b = genzoo.load(tmp_path / "entry").sample(8, torch.Generator().manual_seed(1))
-    assert (a - b).abs().max() < 1e-2
-
-    assert info["dtype"] == "float16"
+    assert (a - b).abs().max() < 1e-2 and info["dtype"] == "float16"
 
 
 def test_export_names_the_precision_it_stored_and_a_mixture_samples_without_its_em_statistics(tmp_path):
@@ -185,6 +183,7 @@ def test_export_names_the_precision_it_stored_and_a_mixture_samples_without_its_
     a = genzoo.load(run).sample(8, torch.Generator().manual_seed(1))
     b = genzoo.load(tmp_path / "entry").sample(8, torch.Generator().manual_seed(1))
     assert torch.equal(a, b)
+
 
 def test_restamp_rewrites_the_summary_and_notes_and_nothing_verified(tmp_path):
     """``--restamp`` takes the summary from the recipe's opening comment and adds notes; weights untouched."""
