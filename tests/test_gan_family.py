@@ -557,3 +557,18 @@ def test_cgan_samples_are_classified_as_their_label_on_mnist(tmp_path):
     _mnist_or_skip()
     f = cgan_figures(0, tmp_path)
     assert f["label_accuracy"] >= 0.6, f
+
+
+def test_pacgan_bn_members_experiment_normalises_each_pack_member_on_its_own():
+    """benchmarks/pacgan_bn_members.py: member j of every pack (rows j, j + m, ...) is G's output for
+    those latents alone, so G's batch norm sees 1/m of the batch, as in the PacGAN authors' code."""
+    from helpers import load_script
+
+    script = load_script("benchmarks/pacgan_bn_members.py")
+    cfg = get_model_class("gan").Config(z_dim=2, g_hidden=(8,), d_hidden=(8,), g_batch_norm=True, pack=2)
+    model = get_model_class("gan")(cfg, (2,))
+    model.train()
+    z = torch.randn(8, 2)
+    out = script.generate_per_member(model, z)
+    assert torch.allclose(out[0::2], model.G(z[0::2])) and torch.allclose(out[1::2], model.G(z[1::2]))
+    assert not torch.allclose(out, model.G(z))  # one call normalises over all 8: a different output
