@@ -572,3 +572,47 @@ def test_pacgan_bn_members_experiment_normalises_each_pack_member_on_its_own():
     out = script.generate_per_member(model, z)
     assert torch.allclose(out[0::2], model.G(z[0::2])) and torch.allclose(out[1::2], model.G(z[1::2]))
     assert not torch.allclose(out, model.G(z))  # one call normalises over all 8: a different output
+
+
+def test_pacgan_departures_switch_each_difference_from_the_authors_code():
+    """benchmarks/pacgan_departures.py: fixed real packs are m resamplings drawn once (the same packs
+    every epoch, reordered), regrouped packs change; the simultaneous update takes G's gradient at
+    D's parameters before D's step, the alternating one after it."""
+    import copy
+
+    import torch.nn.functional as F
+    from helpers import load_script
+
+    script = load_script("benchmarks/pacgan_departures.py")
+    x = torch.arange(500, dtype=torch.float).repeat_interleave(2).reshape(500, 2)  # point i = (i, i)
+    g = torch.Generator().manual_seed(0)
+    fixed = script.real_pack_batches(x, 2, "fixed", g)
+    epoch1 = torch.cat([next(fixed) for _ in range(5)])  # 500 points / 100 packs per batch
+    epoch2 = torch.cat([next(fixed) for _ in range(5)])
+    assert epoch1.shape == (500, 4) and not torch.equal(epoch1, epoch2)
+    assert sorted(map(tuple, epoch1.tolist())) == sorted(map(tuple, epoch2.tolist()))  # the same packs
+    regrouped = script.real_pack_batches(x, 2, "regrouped", torch.Generator().manual_seed(0))
+    r1 = torch.cat([next(regrouped) for _ in range(2)])  # 2 batches x 100 packs of 2 = 400 of the 500 points
+    assert r1.shape == (200, 4) and len(set(r1.reshape(-1, 2)[:, 0].tolist())) == 400  # without replacement
+
+    cfg = get_model_class("gan").Config(z_dim=2, g_hidden=(8,), d_hidden=(8,), d_maxout=2, pack=2, init_std=0.5)
+    torch.manual_seed(0)
+    model = get_model_class("gan")(cfg, (2,))
+    real, z = torch.randn(4, 4), torch.randn(8, 2)
+
+    def after_step(update):
+        m = copy.deepcopy(model)
+        opts = [torch.optim.SGD(net.parameters(), lr=0.1) for net in (m.D, m.G)]
+        torch.manual_seed(1)
+        script.step_once(m, *opts, real, z, update, "one-call")
+        return m
+
+    # G's step by hand against D as it was before D's step: what the simultaneous update must give
+    ref = copy.deepcopy(model)
+    loss_g = F.softplus(-ref.D(ref.pack_inputs(ref.G(z))).squeeze(1)).mean()
+    grads = torch.autograd.grad(loss_g, list(ref.G.parameters()))
+    expected = [p.detach() - 0.1 * gr for p, gr in zip(ref.G.parameters(), grads)]
+    sim, alt = after_step("simultaneous"), after_step("alternating")
+    assert all(torch.allclose(p, e, atol=1e-6) for p, e in zip(sim.G.parameters(), expected))
+    assert not all(torch.allclose(p, e, atol=1e-6) for p, e in zip(alt.G.parameters(), expected))
+    assert all(torch.allclose(a, b) for a, b in zip(sim.D.parameters(), alt.D.parameters()))  # D's step is the same
