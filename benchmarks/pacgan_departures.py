@@ -28,11 +28,16 @@ it judges packs of m? It trains D alone (no G) on fresh draws of both for ``--st
 appends D's loss, averaged over every 500 iterations, to ``--out`` (2 ln 2 = 1.386: chance):
 
     python benchmarks/pacgan_departures.py --probe-blur 0.3 --pack 1 --steps 3000 --out probe.jsonl
+
+``--plot PNG LABEL=FILE[@PACK] ...`` draws D's loss and the high-quality fraction against
+iterations for each series (rows of FILE with ``step``, ``d_loss`` and ``hq``; ``@PACK`` keeps the
+rows of one packing).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -195,6 +200,71 @@ def probe(args) -> list[dict]:
     return rows
 
 
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+def read_series(spec: str) -> tuple[str, list[dict]]:
+    """``LABEL=FILE[@PACK]`` -> (label, rows sorted by step)."""
+    label, sep, rest = spec.partition("=")
+    if not sep or not label or not rest:
+        raise SystemExit(f"a series is LABEL=FILE[@PACK], not {spec!r}")
+    path, _, pack = rest.partition("@")
+    if not Path(path).is_file():
+        raise SystemExit(f"{path}: no such file (series {label!r})")
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    if pack:
+        rows = [r for r in rows if str(r.get("pack")) == pack]
+    rows = sorted((r for r in rows if "d_loss" in r and "hq" in r), key=lambda r: r["step"])
+    if not rows:
+        raise SystemExit(f"{path}: no rows with step, d_loss and hq{f' at pack {pack}' if pack else ''} (series {label!r})")
+    return label, rows
+
+
+def plot(png: str, specs: list[str]) -> Path:
+    """Two panels over iterations: D's loss (chance 2 ln 2 dashed) and the high-quality %."""
+    from PIL import Image, ImageDraw
+
+    series = [read_series(sp) for sp in specs]
+    W, left, right, top, ph, gap = 760, 60, 230, 30, 170, 50
+    H = top + 2 * ph + gap + 40
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    pw = W - left - right
+    x1 = max(r["step"] for _, rows in series for r in rows)
+    panels = [("D's loss (2 ln 2 = chance)", "d_loss", 0.8, 1.45, top),
+              ("high-quality samples (%)", "hq", 0.0, 100.0, top + ph + gap)]
+    for title, key, y0, y1, t in panels:
+        scale = 100.0 if key == "hq" else 1.0
+
+        def Y(v: float, y0=y0, y1=y1, t=t) -> float:
+            return t + ph - ph * (min(max(v, y0), y1) - y0) / (y1 - y0)
+
+        def X(step: float) -> float:
+            return left + pw * step / x1
+
+        d.rectangle([left, t, left + pw, t + ph], outline="black")
+        d.text((left, t - 16), title, fill="black")
+        for i in range(5):
+            v = y0 + (y1 - y0) * i / 4
+            d.text((8, Y(v) - 6), f"{v:.2f}" if key == "d_loss" else f"{v:.0f}", fill="black")
+            xs = x1 * i / 4
+            d.text((X(xs) - 12, t + ph + 4), f"{xs / 1000:.0f}k", fill="black")
+        if key == "d_loss":
+            for x in range(left, left + pw, 8):
+                d.line([x, Y(math.log(4)), x + 4, Y(math.log(4))], fill="grey")
+        for k, (label, rows) in enumerate(series):
+            colour = COLOURS[k % len(COLOURS)]
+            pts = [(X(r["step"]), Y(scale * r[key])) for r in rows]
+            if len(pts) > 1:
+                d.line(pts, fill=colour, width=2)
+            d.text((left + pw + 8, top + 14 * k), label, fill=colour)
+    d.text((left + pw // 2 - 20, H - 16), "iterations", fill="black")
+    out = Path(png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.save(out)
+    return out
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="2d-grid", choices=("2d-ring", "2d-grid"))
@@ -210,7 +280,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--probe-blur", type=float, metavar="S",
                    help="train D alone against the data with each mode's std S (no G)")
     p.add_argument("--out", help="JSON lines file (appended)")
+    p.add_argument("--plot", metavar="PNG", help="draw the series given as LABEL=FILE[@PACK] instead of training")
+    p.add_argument("series", nargs="*", help="with --plot: LABEL=FILE[@PACK]")
     a = p.parse_args(argv)
+    if a.series and not a.plot:
+        p.error("series are drawn only with --plot PNG")
+    if a.plot and not a.series:
+        p.error("--plot needs at least one series LABEL=FILE[@PACK]")
     if a.pack < 1 or a.steps < 1 or a.eval_every < 1:
         p.error("--pack, --steps and --eval-every must be positive")
     if a.init_std is not None and not a.init_std >= 0:
@@ -223,7 +299,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     args = parse(argv)
-    probe(args) if args.probe_blur is not None else train(args)
+    if args.plot:
+        print(plot(args.plot, args.series))
+    elif args.probe_blur is not None:
+        probe(args)
+    else:
+        train(args)
 
 
 if __name__ == "__main__":

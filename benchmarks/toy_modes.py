@@ -141,12 +141,14 @@ def run_one(preset: str, data: str, loss: str, pack: int, seed: int, steps: int,
     seconds = time.time() - t0
     rows = [json.loads(s) for s in (run_dir / "log.jsonl").read_text().splitlines()]
     evals = [r for r in rows if "eval/modes_covered" in r]
+    d_logs = {r["step"]: r for r in rows if "discriminator" in r}  # D's loss over the window ending there
     with out.open("a") as f:
         for i, r in enumerate(evals):
             f.write(json.dumps({
                 "preset": preset, "data": data, "loss": loss, "pack": pack, "seed": seed, "step": r["step"],
                 "modes": r["eval/modes_covered"], "modes_total": r["eval/modes_total"],
                 "hq": r["eval/high_quality_fraction"], "kl": r["eval/mode_kl"],
+                "d_loss": d_logs.get(r["step"], {}).get("discriminator"),
                 "train_time_s": r.get("train_time"), "final": i == len(evals) - 1,
                 "run_s": round(seconds, 1) if i == len(evals) - 1 else None, "batch": batch,
                 "torch": torch.__version__, "cpu": cpu_name(),
