@@ -82,10 +82,20 @@ def generate(model, z: torch.Tensor, m: int, bn: str) -> torch.Tensor:
     return out
 
 
-def paper_config(m: int, init_std: float | None) -> dict:
-    """The paper preset's model config with packing m; ``init_std`` (0: PyTorch's default init) if given."""
-    cfg, _ = toy_modes.setting("paper", "nonsaturating", m)
-    return cfg if init_std is None else {**cfg, "init_std": init_std}
+def paper_model(args):
+    """(genzoo's ``gan`` with the paper preset at packing ``args.pack``, its config, an Adam for D),
+    seeded by ``args.seed``; ``args.init_std`` (0: PyTorch's default init) replaces the paper's if given."""
+    cfg, _ = toy_modes.setting("paper", "nonsaturating", args.pack)
+    if args.init_std is not None:
+        cfg = {**cfg, "init_std": args.init_std}
+    cls = get_model_class("gan")
+    torch.manual_seed(args.seed)
+    model = cls(from_dict(cls.Config, cfg), (2,))
+    return model, cfg, adam(model.D, cfg)
+
+
+def adam(net: torch.nn.Module, cfg: dict) -> torch.optim.Adam:
+    return torch.optim.Adam(net.parameters(), lr=cfg["lr"], betas=tuple(cfg["betas"]))
 
 
 def step_once(model, opt_d, opt_g, real: torch.Tensor, z: torch.Tensor, update: str, bn: str):
@@ -123,15 +133,11 @@ def step_once(model, opt_d, opt_g, real: torch.Tensor, z: torch.Tensor, update: 
 
 def train(args) -> list[dict]:
     m = args.pack
-    cfg = paper_config(m, args.init_std)
-    cls = get_model_class("gan")
-    torch.manual_seed(args.seed)
-    model = cls(from_dict(cls.Config, cfg), (2,))
+    model, cfg, opt_d = paper_model(args)
+    opt_g = adam(model.G, cfg)
     data = sample_toy(args.data, 100_000, 0)
     g = torch.Generator().manual_seed(args.seed + 1)
     batches = real_pack_batches(data.x, m, args.real_packs, g)
-    opt_d = torch.optim.Adam(model.D.parameters(), lr=cfg["lr"], betas=tuple(cfg["betas"]))
-    opt_g = torch.optim.Adam(model.G.parameters(), lr=cfg["lr"], betas=tuple(cfg["betas"]))
     z_eval = torch.randn(EVAL_N, 2, generator=torch.Generator().manual_seed(1234))
     B = PACKS_PER_BATCH * m
     rows, window, t0 = [], [], time.time()
@@ -166,13 +172,9 @@ def train(args) -> list[dict]:
 def probe(args) -> list[dict]:
     """D alone against the data blurred: D's mean loss every 500 iterations."""
     m = args.pack
-    cfg = paper_config(m, args.init_std)
-    cls = get_model_class("gan")
-    torch.manual_seed(args.seed)
-    model = cls(from_dict(cls.Config, cfg), (2,))
+    model, cfg, opt_d = paper_model(args)
     data = sample_toy(args.data, 1, 0)
     modes = data.modes.float()
-    opt_d = torch.optim.Adam(model.D.parameters(), lr=cfg["lr"], betas=tuple(cfg["betas"]))
     B, rows, window = PACKS_PER_BATCH * m, [], []
 
     def draw(std: float) -> torch.Tensor:
