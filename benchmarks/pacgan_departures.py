@@ -29,9 +29,9 @@ appends D's loss, averaged over every 500 iterations, to ``--out`` (2 ln 2 = 1.3
 
     python benchmarks/pacgan_departures.py --probe-blur 0.3 --pack 1 --steps 3000 --out probe.jsonl
 
-``--plot PNG LABEL=FILE[@PACK] ...`` draws D's loss and the high-quality fraction against
-iterations for each series (rows of FILE with ``step``, ``d_loss`` and ``hq``; ``@PACK`` keeps the
-rows of one packing).
+``--plot PNG LABEL=FILE[@PACK[,SEED]] ...`` draws D's loss and the high-quality fraction against
+iterations for each series (rows of FILE with ``step``, ``d_loss`` and ``hq``; ``@PACK,SEED`` keeps
+the rows of one packing and seed).
 """
 from __future__ import annotations
 
@@ -206,19 +206,20 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
 def read_series(spec: str) -> tuple[str, list[dict]]:
-    """``LABEL=FILE[@PACK]`` -> (label, rows sorted by step)."""
+    """``LABEL=FILE[@PACK[,SEED]]`` -> (label, rows of that packing and seed sorted by step)."""
     label, sep, rest = spec.partition("=")
     if not sep or not label or not rest:
-        raise SystemExit(f"a series is LABEL=FILE[@PACK], not {spec!r}")
-    path, _, pack = rest.partition("@")
+        raise SystemExit(f"a series is LABEL=FILE[@PACK[,SEED]], not {spec!r}")
+    path, _, keep = rest.partition("@")
     if not Path(path).is_file():
         raise SystemExit(f"{path}: no such file (series {label!r})")
     rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-    if pack:
-        rows = [r for r in rows if str(r.get("pack")) == pack]
+    for key, value in zip(("pack", "seed"), keep.split(",") if keep else ()):
+        rows = [r for r in rows if str(r.get(key)) == value]
     rows = sorted((r for r in rows if "d_loss" in r and "hq" in r), key=lambda r: r["step"])
     if not rows:
-        raise SystemExit(f"{path}: no rows with step, d_loss and hq{f' at pack {pack}' if pack else ''} (series {label!r})")
+        raise SystemExit(f"{path}: no rows with step, d_loss and hq{f' at pack, seed {keep}' if keep else ''} "
+                         f"(series {label!r})")
     return label, rows
 
 
@@ -282,13 +283,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--probe-blur", type=float, metavar="S",
                    help="train D alone against the data with each mode's std S (no G)")
     p.add_argument("--out", help="JSON lines file (appended)")
-    p.add_argument("--plot", metavar="PNG", help="draw the series given as LABEL=FILE[@PACK] instead of training")
-    p.add_argument("series", nargs="*", help="with --plot: LABEL=FILE[@PACK]")
+    p.add_argument("--plot", metavar="PNG", help="draw the series given as LABEL=FILE[@PACK[,SEED]] instead of training")
+    p.add_argument("series", nargs="*", help="with --plot: LABEL=FILE[@PACK[,SEED]]")
     a = p.parse_args(argv)
     if a.series and not a.plot:
         p.error("series are drawn only with --plot PNG")
     if a.plot and not a.series:
-        p.error("--plot needs at least one series LABEL=FILE[@PACK]")
+        p.error("--plot needs at least one series LABEL=FILE[@PACK[,SEED]]")
     if a.pack < 1 or a.steps < 1 or a.eval_every < 1:
         p.error("--pack, --steps and --eval-every must be positive")
     if a.init_std is not None and not a.init_std >= 0:

@@ -619,15 +619,15 @@ def test_pacgan_departures_switch_each_difference_from_the_authors_code():
 
 
 def test_pacgan_departures_plot_draws_the_series_and_names_a_bad_one(tmp_path):
-    """--plot LABEL=FILE[@PACK]: one picture of D's loss and the high-quality fraction; a missing file
+    """--plot LABEL=FILE[@PACK[,SEED]]: one picture of D's loss and the high-quality fraction; a missing file
     or a file without those rows is one line that names it."""
     from helpers import load_script
 
     script = load_script("benchmarks/pacgan_departures.py")
     f = tmp_path / "runs.jsonl"
-    f.write_text("".join(json.dumps({"pack": p, "step": s, "d_loss": 1.386 - 0.1 * p * s / 4000, "hq": 0.1 * s / 4000})
-                         + "\n" for p in (1, 4) for s in (1000, 2000, 4000)))
-    label, rows = script.read_series(f"packed={f}@4")
+    f.write_text("".join(json.dumps({"pack": p, "seed": 0, "step": s, "d_loss": 1.386 - 0.1 * p * s / 4000,
+                                    "hq": 0.1 * s / 4000}) + "\n" for p in (1, 4) for s in (1000, 2000, 4000)))
+    label, rows = script.read_series(f"packed={f}@4,0")
     assert label == "packed" and [r["step"] for r in rows] == [1000, 2000, 4000] and all(r["pack"] == 4 for r in rows)
     png = script.plot(str(tmp_path / "d.png"), [f"GAN={f}@1", f"PacGAN4={f}@4"])
     from PIL import Image
@@ -635,7 +635,9 @@ def test_pacgan_departures_plot_draws_the_series_and_names_a_bad_one(tmp_path):
     assert Image.open(png).size[0] > 500
     with pytest.raises(SystemExit, match="nope.jsonl: no such file"):
         script.read_series(f"x={tmp_path / 'nope.jsonl'}")
-    with pytest.raises(SystemExit, match="no rows with step, d_loss and hq at pack 3"):
+    with pytest.raises(SystemExit, match="no rows with step, d_loss and hq at pack, seed 3"):
         script.read_series(f"x={f}@3")
+    with pytest.raises(SystemExit, match="at pack, seed 4,1"):  # no seed 1 in the file
+        script.read_series(f"x={f}@4,1")
     with pytest.raises(SystemExit, match="LABEL=FILE"):
         script.read_series(str(f))
