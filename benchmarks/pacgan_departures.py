@@ -48,6 +48,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import toy_modes  # noqa: E402
+from pacgan_bn_members import generate_per_member  # noqa: E402
 from genzoo.config import from_dict  # noqa: E402
 from genzoo.data.toy2d import sample_toy  # noqa: E402
 from genzoo.metrics.toy import mode_metrics  # noqa: E402
@@ -73,13 +74,9 @@ def real_pack_batches(x: torch.Tensor, m: int, mode: str, g: torch.Generator):
                 yield x[order[i:i + step]].reshape(PACKS_PER_BATCH, 2 * m)
 
 
-def generate(model, z: torch.Tensor, m: int, bn: str) -> torch.Tensor:
-    if bn == "one-call" or m == 1:
-        return model.G(z)
-    out = torch.empty(z.shape[0], 2)
-    for j in range(m):  # pack i is rows i m .. i m + m - 1, member j is row i m + j
-        out[j::m] = model.G(z[j::m])
-    return out
+def generate(model, z: torch.Tensor, bn: str) -> torch.Tensor:
+    """G's fakes for a batch: in one call, or member by member (benchmarks/pacgan_bn_members.py)."""
+    return model.generate(z) if bn == "one-call" else generate_per_member(model, z)
 
 
 def paper_model(args):
@@ -102,7 +99,7 @@ def step_once(model, opt_d, opt_g, real: torch.Tensor, z: torch.Tensor, update: 
     """One iteration of both players on the real packs ``real`` and latents ``z``: (D's loss, scores)."""
     m, n = model.config.pack, real.shape[0]
     if update == "simultaneous":
-        fake = model.pack_inputs(generate(model, z, m, bn))
+        fake = model.pack_inputs(generate(model, z, bn))
         d = model.D(torch.cat([real, fake])).squeeze(1)
         d_real, d_fake = d[:n], d[n:]
         loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
@@ -116,14 +113,14 @@ def step_once(model, opt_d, opt_g, real: torch.Tensor, z: torch.Tensor, update: 
         opt_g.step()
         return loss_d.detach(), d_real.detach(), d_fake.detach()
     with torch.no_grad():
-        fake = model.pack_inputs(generate(model, z, m, bn))
+        fake = model.pack_inputs(generate(model, z, bn))
     d = model.D(torch.cat([real, fake])).squeeze(1)
     d_real, d_fake = d[:n], d[n:]
     loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
-    fake = model.pack_inputs(generate(model, torch.randn_like(z), m, bn))
+    fake = model.pack_inputs(generate(model, torch.randn_like(z), bn))
     loss_g = F.softplus(-model.D(fake).squeeze(1)).mean()
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
