@@ -97,7 +97,7 @@ def adam(net: torch.nn.Module, cfg: dict) -> torch.optim.Adam:
 
 def step_once(model, opt_d, opt_g, real: torch.Tensor, z: torch.Tensor, update: str, bn: str):
     """One iteration of both players on the real packs ``real`` and latents ``z``: (D's loss, scores)."""
-    m, n = model.config.pack, real.shape[0]
+    n = real.shape[0]
     if update == "simultaneous":
         fake = model.pack_inputs(generate(model, z, bn))
         d = model.D(torch.cat([real, fake])).squeeze(1)
